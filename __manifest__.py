@@ -1,0 +1,31 @@
+{
+    "name": "Marketing Triggers",
+    "summary": "React to what customers do and to dates in their lives with the right "
+    "message, on the right channel, at the right time, without over-contacting anyone",
+    "version": "18.0.1.0.0",
+    "category": "Marketing",
+    "license": "LGPL-3",
+    "author": "marketing_trigger developers",
+    "website": "https://example.invalid/marketing_trigger",
+    "depends": ["contacts", "mail", "sale_management", "crm", "sms"],
+    "external_dependencies": {
+        "python": ["httpx", "phonenumbers", "jinja2", "holidays"],
+    },
+    "data": [
+        "security/marketing_trigger_security.xml",
+        "security/ir.model.access.csv",
+        "security/marketing_trigger_rules.xml",
+        "data/mail_template_data.xml",
+        "data/marketing_trigger_data.xml",
+        "data/ir_cron_data.xml",
+        "views/marketing_trigger_views.xml",
+        "views/marketing_trigger_decision_views.xml",
+        "views/marketing_trigger_delivery_views.xml",
+        "views/marketing_trigger_consent_views.xml",
+        "views/res_partner_views.xml",
+        "views/marketing_trigger_menus.xml",
+    ],
+    "demo": ["demo/marketing_trigger_demo.xml"],
+    "application": True,
+    "installable": True,
+}

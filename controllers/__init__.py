@@ -1,0 +1,1 @@
+# Public routes (tracking, landing, unsubscribe) arrive with the tracking issue.

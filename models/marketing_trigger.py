@@ -1,0 +1,256 @@
+import logging
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools.safe_eval import safe_eval
+
+from ..engine import Candidate, Channel, MessageClass
+
+_logger = logging.getLogger(__name__)
+
+
+class MarketingTrigger(models.Model):
+    """A rule: *when* something happens (its kind), *who* (a domain on partners), *what*
+    is sent (channel and template), and how it ranks against other triggers.
+
+    Trigger kinds are registered through :meth:`_kinds`; a kind maps records to
+    :class:`~..engine.Candidate` values in ``_candidates_<kind>``. Decisions themselves
+    are taken by the engine through ``marketing.trigger.decision``.
+    """
+
+    _name = "marketing.trigger"
+    _description = "Marketing Trigger"
+    _inherit = ["mail.thread"]
+    _order = "priority desc, sequence, id"
+
+    name = fields.Char(required=True, translate=True, tracking=True)
+    description = fields.Text(translate=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    state = fields.Selection(
+        [("draft", "Draft"), ("active", "Active"), ("paused", "Paused")],
+        default="draft",
+        required=True,
+        copy=False,
+        tracking=True,
+        index=True,
+    )
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda self: self.env.company
+    )
+    kind = fields.Selection(
+        selection="_selection_kind",
+        required=True,
+        default="partner_registered",
+        index=True,
+        tracking=True,
+    )
+    partner_domain = fields.Char(
+        string="Who",
+        default="[]",
+        help="Only partners matching this filter are offered to the engine.",
+    )
+    priority = fields.Integer(
+        default=10,
+        tracking=True,
+        help="When a partner qualifies for several triggers at once, the highest "
+        "priority wins; business value breaks ties.",
+    )
+    business_value = fields.Float(help="Expected value of one send, used to break ties.")
+    message_class = fields.Selection(
+        [
+            ("service", "Service (no marketing consent needed)"),
+            ("defer", "Marketing: defer when blocked"),
+            ("drop", "Marketing: drop when blocked"),
+        ],
+        default="drop",
+        required=True,
+        tracking=True,
+    )
+    channel = fields.Selection([("email", "Email")], default="email", required=True)
+    mail_template_id = fields.Many2one(
+        "mail.template",
+        string="Email template",
+        domain="[('model', '=', 'res.partner')]",
+        tracking=True,
+    )
+    last_error = fields.Text(readonly=True, copy=False)
+    decision_ids = fields.One2many("marketing.trigger.decision", "trigger_id")
+    decision_count = fields.Integer(compute="_compute_counters")
+    sent_count = fields.Integer(compute="_compute_counters")
+    suppressed_count = fields.Integer(compute="_compute_counters")
+    error_count = fields.Integer(compute="_compute_counters")
+
+    # ------------------------------------------------------------------ kinds
+
+    @api.model
+    def _kinds(self):
+        """The trigger kinds, as ``(key, label)``. Override to add one; then implement
+        ``_candidates_<key>(records)`` and fire it from where the event happens."""
+        return [("partner_registered", _("Contact registered"))]
+
+    @api.model
+    def _selection_kind(self):
+        return self._kinds()
+
+    # ------------------------------------------------------------- computes
+
+    def _compute_counters(self):
+        counts = {
+            (trigger.id, outcome): count
+            for trigger, outcome, count in self.env["marketing.trigger.decision"]._read_group(
+                [("trigger_id", "in", self.ids)], ["trigger_id", "outcome"], ["__count"]
+            )
+        }
+        for trigger in self:
+            trigger.sent_count = counts.get((trigger.id, "send"), 0)
+            trigger.suppressed_count = counts.get((trigger.id, "suppress"), 0)
+            trigger.error_count = counts.get((trigger.id, "error"), 0)
+            trigger.decision_count = sum(
+                count for (tid, _outcome), count in counts.items() if tid == trigger.id
+            )
+
+    # ----------------------------------------------------------- validation
+
+    @api.constrains("partner_domain")
+    def _check_partner_domain(self):
+        for trigger in self:
+            try:
+                domain = trigger._partner_domain()
+                self.env["res.partner"].sudo().search_count(domain, limit=1)
+            except Exception as exc:  # noqa: BLE001 - any failure means a bad domain
+                raise ValidationError(
+                    _(
+                        "The filter of trigger '%(name)s' is not a valid domain on contacts: "
+                        "%(error)s",
+                        name=trigger.name,
+                        error=exc,
+                    )
+                ) from exc
+
+    @api.constrains("state", "channel", "mail_template_id")
+    def _check_ready_to_run(self):
+        for trigger in self.filtered(lambda t: t.state == "active"):
+            if trigger.channel == "email" and not trigger.mail_template_id:
+                raise ValidationError(
+                    _(
+                        "Trigger '%(name)s' sends email: choose an email template.",
+                        name=trigger.name,
+                    )
+                )
+            if trigger.mail_template_id and trigger.mail_template_id.model != "res.partner":
+                raise ValidationError(
+                    _(
+                        "The template of trigger '%(name)s' must be made for contacts.",
+                        name=trigger.name,
+                    )
+                )
+
+    def _partner_domain(self):
+        self.ensure_one()
+        domain = safe_eval(self.partner_domain or "[]", {"uid": self.env.uid})
+        if not isinstance(domain, list | tuple):
+            raise ValueError(_("a domain is a list of conditions, e.g. [('city', '=', 'Hamburg')]"))
+        return list(domain)
+
+    # -------------------------------------------------------------- actions
+
+    def action_activate(self):
+        self.write({"state": "active", "last_error": False})
+
+    def action_pause(self):
+        self.write({"state": "paused"})
+
+    def action_view_decisions(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "marketing_trigger.marketing_trigger_decision_action"
+        )
+        action["domain"] = [("trigger_id", "=", self.id)]
+        action["context"] = {"search_default_group_outcome": 1}
+        return action
+
+    # ------------------------------------------------------------ evaluation
+
+    @api.model
+    def _fire(self, kind, records):
+        """Offer ``records`` to every active trigger of ``kind``. Never raises.
+
+        Called from the business code that produced the event (a partner was created):
+        whatever goes wrong here is logged on the decision and the trigger, and the
+        business action goes on.
+        """
+        if not records or self.env.context.get("marketing_trigger_disable"):
+            return
+        try:
+            triggers = self.sudo().search(
+                [
+                    ("kind", "=", kind),
+                    ("state", "=", "active"),
+                    ("company_id", "=", self.env.company.id),
+                ]
+            )
+        except Exception:
+            _logger.exception("Marketing triggers of kind %s could not be loaded", kind)
+            return
+        for trigger in triggers:
+            trigger._evaluate(records.sudo())
+
+    def _evaluate(self, records):
+        """Build this trigger's candidates from ``records`` and have them decided."""
+        self.ensure_one()
+        try:
+            with self.env.cr.savepoint():
+                matching = records.filtered_domain(self._partner_domain())
+                candidates = getattr(self, f"_candidates_{self.kind}")(matching)
+                self.env["marketing.trigger.decision"]._decide_and_apply(candidates)
+        except Exception as exc:  # noqa: BLE001 - a trigger must never block the business
+            _logger.exception("Marketing trigger %s (%s) failed", self.name, self.id)
+            self._record_failure(records, exc)
+
+    def _record_failure(self, records, exc):
+        """Pause the trigger and log the failure on each record's decision."""
+        message = f"{type(exc).__name__}: {exc}"
+        try:
+            with self.env.cr.savepoint():
+                self.write({"state": "paused", "last_error": message})
+                self.env["marketing.trigger.decision"].create(
+                    [self._error_values(partner, message) for partner in records]
+                )
+        except Exception:
+            _logger.exception("The failure of marketing trigger %s could not be logged", self.id)
+
+    def _error_values(self, partner, message):
+        return {
+            "trigger_id": self.id,
+            "partner_id": partner.id,
+            "occurrence_key": self._occurrence_key(partner),
+            "outcome": "error",
+            "reason_code": "error",
+            "explanation": _("The trigger failed and was paused: %(error)s", error=message),
+        }
+
+    def _occurrence_key(self, partner):
+        # One welcome per partner and trigger, ever.
+        return "registered"
+
+    def _candidates_partner_registered(self, partners):
+        return [self._candidate(partner, self._occurrence_key(partner)) for partner in partners]
+
+    def _candidate(self, partner, occurrence_key):
+        return Candidate(
+            trigger_id=self.id,
+            partner_id=partner.id,
+            occurrence_key=occurrence_key,
+            channels=(Channel(self.channel),),
+            message_class=MessageClass(self.message_class),
+            priority=self.priority,
+            value=self.business_value,
+        )
+
+    def _evaluate_again(self, partners):
+        """Offer ``partners`` to these triggers again, e.g. to retry after a failure."""
+        if any(trigger.state != "active" for trigger in self):
+            raise UserError(_("Only active triggers can be evaluated; activate the trigger first."))
+        for trigger in self:
+            trigger._evaluate(partners.sudo())

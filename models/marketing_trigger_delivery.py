@@ -1,0 +1,170 @@
+import logging
+
+from odoo import _, api, fields, models
+from odoo.tools import SQL
+
+from ..engine import Candidate, Channel, MessageClass
+from ..engine.rules import channel_refusal
+
+_logger = logging.getLogger(__name__)
+
+DISPATCH_BATCH = 500
+
+
+class MarketingTriggerDelivery(models.Model):
+    """A message to be sent (or sent) because a decision said so.
+
+    Deliveries are created ``pending`` in the transaction that decided them and sent by
+    the dispatcher cron, which claims them with ``FOR UPDATE SKIP LOCKED`` so that
+    several cron workers can share the queue. Consent and blacklist are checked again
+    right before sending. A unique constraint on (trigger, partner, occurrence) keeps a
+    second copy out even if a bug upstream decided twice.
+    """
+
+    _name = "marketing.trigger.delivery"
+    _description = "Marketing Trigger Delivery"
+    _order = "scheduled_at desc, id desc"
+    _rec_name = "trigger_id"
+
+    decision_id = fields.Many2one(
+        "marketing.trigger.decision", required=True, index=True, ondelete="cascade"
+    )
+    trigger_id = fields.Many2one("marketing.trigger", required=True, index=True, ondelete="cascade")
+    partner_id = fields.Many2one("res.partner", required=True, index=True, ondelete="cascade")
+    company_id = fields.Many2one(related="trigger_id.company_id", store=True, index=True)
+    occurrence_key = fields.Char(required=True)
+    channel = fields.Selection([(c.value, c.name.title()) for c in Channel], required=True)
+    state = fields.Selection(
+        [
+            ("pending", "Pending"),
+            ("sent", "Sent"),
+            ("cancelled", "Cancelled"),
+            ("failed", "Failed"),
+        ],
+        default="pending",
+        required=True,
+        index=True,
+    )
+    scheduled_at = fields.Datetime(required=True, default=fields.Datetime.now, index=True)
+    sent_at = fields.Datetime(readonly=True)
+    mail_id = fields.Many2one("mail.mail", string="Email", ondelete="set null", readonly=True)
+    failure_reason = fields.Text(readonly=True)
+
+    _sql_constraints = [
+        (
+            "occurrence_uniq",
+            "UNIQUE(trigger_id, partner_id, occurrence_key)",
+            "This occurrence of the trigger was already delivered to this partner.",
+        ),
+    ]
+
+    @api.model
+    def _create_for(self, decisions):
+        """Queue one delivery per "send" decision and wake the dispatcher."""
+        deliveries = self.create(
+            [
+                {
+                    "decision_id": decision.id,
+                    "trigger_id": decision.trigger_id.id,
+                    "partner_id": decision.partner_id.id,
+                    "occurrence_key": decision.occurrence_key,
+                    "channel": decision.channel,
+                    "scheduled_at": decision.decided_at,
+                }
+                for decision in decisions
+            ]
+        )
+        self.env.ref("marketing_trigger.ir_cron_dispatch")._trigger()
+        return deliveries
+
+    # ------------------------------------------------------------ dispatch
+
+    @api.model
+    def _cron_dispatch(self, batch_size=DISPATCH_BATCH):
+        """Send the due deliveries, one batch per run; Odoo re-runs while work remains."""
+        claimed = self._claim_due(batch_size)
+        claimed._dispatch()
+        remaining = self.search_count(
+            [("state", "=", "pending"), ("scheduled_at", "<=", fields.Datetime.now())]
+        )
+        self.env["ir.cron"]._notify_progress(done=len(claimed), remaining=remaining)
+
+    @api.model
+    def _claim_due(self, limit):
+        self.flush_model()
+        self.env.cr.execute(
+            SQL(
+                """SELECT id FROM marketing_trigger_delivery
+                WHERE state = 'pending' AND scheduled_at <= %s
+                ORDER BY scheduled_at, id
+                LIMIT %s
+                FOR UPDATE SKIP LOCKED""",
+                fields.Datetime.now(),
+                limit,
+            )
+        )
+        return self.browse(row[0] for row in self.env.cr.fetchall())
+
+    def _dispatch(self):
+        """Re-check each delivery, then render and queue the emails, per template."""
+        if not self:
+            return
+        facts = self.env["marketing.trigger.decision"]._partner_facts(set(self.partner_id.ids))
+        sendable = self.browse()
+        for delivery in self:
+            refusal = channel_refusal(
+                Channel(delivery.channel), delivery._candidate(), facts[delivery.partner_id.id]
+            )
+            if refusal:
+                reason, explanation = refusal
+                delivery.write(
+                    {
+                        "state": "cancelled",
+                        "failure_reason": _("Not sent: at dispatch, %(why)s", why=explanation),
+                    }
+                )
+            else:
+                sendable |= delivery
+        for template, group in sendable.grouped(lambda d: d.trigger_id.mail_template_id).items():
+            group._send_emails(template)
+        if sendable:
+            self.env.ref("mail.ir_cron_mail_scheduler_action")._trigger()
+
+    def _candidate(self):
+        trigger = self.trigger_id
+        return Candidate(
+            trigger_id=trigger.id,
+            partner_id=self.partner_id.id,
+            occurrence_key=self.occurrence_key,
+            channels=(Channel(self.channel),),
+            message_class=MessageClass(trigger.message_class),
+        )
+
+    def _send_emails(self, template):
+        if not template:
+            self.write({"state": "failed", "failure_reason": _("The trigger has no template.")})
+            return
+        try:
+            with self.env.cr.savepoint():
+                mails = template.sudo().send_mail_batch(self.partner_id.ids)
+                self._mark_sent(mails)
+        except Exception:  # noqa: BLE001 - isolate the one delivery that breaks
+            if len(self) == 1:
+                _logger.exception("Delivery %s could not be rendered", self.id)
+                self.write(
+                    {
+                        "state": "failed",
+                        "failure_reason": _(
+                            "The email could not be rendered; see the server log. Template: %(t)s",
+                            t=template.display_name,
+                        ),
+                    }
+                )
+                return
+            for delivery in self:
+                delivery._send_emails(template)
+
+    def _mark_sent(self, mails):
+        now = fields.Datetime.now()
+        for delivery, mail in zip(self, mails, strict=True):
+            delivery.write({"state": "sent", "sent_at": now, "mail_id": mail.id})

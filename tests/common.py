@@ -1,0 +1,36 @@
+from odoo.tests import TransactionCase, new_test_user
+
+
+class MarketingTriggerCase(TransactionCase):
+    """Shared set-up: the shipped Welcome trigger, active, and small factories."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
+        cls.welcome = cls.env.ref("marketing_trigger.marketing_trigger_welcome")
+        cls.welcome.action_activate()
+        cls.Partner = cls.env["res.partner"]
+        cls.Decision = cls.env["marketing.trigger.decision"]
+        cls.Delivery = cls.env["marketing.trigger.delivery"]
+        cls.salesperson = new_test_user(
+            cls.env, "mt_sales", groups="sales_team.group_sale_salesman", name="Sam Sales"
+        )
+
+    def make_partner(self, name="Ada Lovelace", email="ada@example.com", consent=True, **vals):
+        return self.Partner.create(
+            {"name": name, "email": email, "marketing_consent_email": consent, **vals}
+        )
+
+    def decisions(self, partner, trigger=None):
+        return self.Decision.search(
+            [("partner_id", "=", partner.id), ("trigger_id", "=", (trigger or self.welcome).id)]
+        )
+
+    def dispatch(self):
+        self.Delivery._cron_dispatch()
+
+    def welcome_mails(self, partner):
+        return self.env["mail.mail"].search(
+            [("recipient_ids", "in", partner.ids), ("subject", "ilike", "Welcome")]
+        )
