@@ -8,33 +8,50 @@ order, so decisions can be replayed, forecast and tested without a database.
 Usage::
 
     from datetime import datetime, timezone
-    from marketing_trigger.engine import Candidate, Channel, PartnerFacts, decide
+    from marketing_trigger.engine import Candidate, Consent, PartnerFacts, decide
 
     candidate = Candidate(trigger_id=1, partner_id=42, occurrence_key="registered")
     facts = {42: PartnerFacts(42, email="ada@example.com",
-                              consents=frozenset({Channel.EMAIL}))}
+                              consents=frozenset({Consent.EMAIL}))}
     [decision] = decide([candidate], facts, now=datetime.now(timezone.utc))
     decision.outcome, decision.reason, decision.explanation
 
-Modules: :mod:`.values` (the inputs and outputs), :mod:`.rules` (the rules),
-:mod:`.addresses` (address checks).
+Modules: :mod:`.values` (the inputs and outputs), :mod:`.rules` (the decision rules),
+:mod:`.pressure` (caps, cooldowns, arbitration over a partner's ledger),
+:mod:`.calendar` (send windows, time zones, public holidays), :mod:`.addresses`
+(address checks) and :mod:`.forecast` (replaying the coming days).
 """
 
 from .addresses import normalize_email
-from .rules import decide, rank
+from .calendar import Calendar
+from .rules import channel_refusal, decide, rank
 from .values import (
+    CONSENT_OF,
     Candidate,
+    CapRule,
     Channel,
+    Consent,
     Decision,
     MessageClass,
     Outcome,
     PartnerFacts,
+    Policy,
     Reason,
+    SendWindow,
+    Touch,
 )
 
 __all__ = [
+    "CONSENT_OF",
+    "Calendar",
     "Candidate",
+    "CapRule",
     "Channel",
+    "Consent",
+    "Policy",
+    "SendWindow",
+    "Touch",
+    "channel_refusal",
     "Decision",
     "MessageClass",
     "Outcome",

@@ -13,7 +13,7 @@ from engine import (
 )
 
 NOW = datetime(2026, 11, 23, 9, 0)
-EMAIL = frozenset({Channel.EMAIL})
+EMAIL = frozenset({Channel.EMAIL})  # a set of channels (blacklist) and of consents
 
 
 def welcome(partner_id=7, **kw):
