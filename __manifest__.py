@@ -22,6 +22,8 @@
         "views/marketing_trigger_decision_views.xml",
         "views/marketing_trigger_delivery_views.xml",
         "views/marketing_trigger_consent_views.xml",
+        "views/marketing_trigger_policy_views.xml",
+        "views/marketing_trigger_touch_views.xml",
         "views/res_partner_views.xml",
         "views/marketing_trigger_menus.xml",
     ],

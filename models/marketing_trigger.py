@@ -1,4 +1,5 @@
 import logging
+from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
@@ -67,6 +68,18 @@ class MarketingTrigger(models.Model):
         required=True,
         tracking=True,
     )
+    topic_id = fields.Many2one(
+        "marketing.trigger.topic",
+        string="Topic",
+        tracking=True,
+        help="What the message is about; the contact policy may keep a cooldown per topic.",
+    )
+    cooldown_days = fields.Integer(
+        "Cooldown (days)",
+        tracking=True,
+        help="After this trigger reached a partner, it does not reach them again for this "
+        "many days (0: no cooldown).",
+    )
     channel = fields.Selection([("email", "Email")], default="email", required=True)
     mail_template_id = fields.Many2one(
         "mail.template",
@@ -127,6 +140,10 @@ class MarketingTrigger(models.Model):
                         error=exc,
                     )
                 ) from exc
+
+    _sql_constraints = [
+        ("cooldown_check", "CHECK(cooldown_days >= 0)", "A cooldown cannot be negative."),
+    ]
 
     @api.constrains("state", "channel", "mail_template_id")
     def _check_ready_to_run(self):
@@ -237,7 +254,7 @@ class MarketingTrigger(models.Model):
     def _candidates_partner_registered(self, partners):
         return [self._candidate(partner, self._occurrence_key(partner)) for partner in partners]
 
-    def _candidate(self, partner, occurrence_key):
+    def _candidate(self, partner, occurrence_key, earliest=None, latest=None):
         return Candidate(
             trigger_id=self.id,
             partner_id=partner.id,
@@ -246,6 +263,10 @@ class MarketingTrigger(models.Model):
             message_class=MessageClass(self.message_class),
             priority=self.priority,
             value=self.business_value,
+            topic=str(self.topic_id.id) if self.topic_id else None,
+            earliest=earliest or None,
+            latest=latest or None,
+            cooldown=timedelta(days=self.cooldown_days) if self.cooldown_days > 0 else None,
         )
 
     def _evaluate_again(self, partners):

@@ -12,11 +12,19 @@ _logger = logging.getLogger(__name__)
 REASONS = [
     ("send", "Sent"),
     ("duplicate", "Duplicate (already decided)"),
+    ("expired", "Deadline passed"),
+    ("outside_window", "No send window before the deadline"),
     ("no_email", "No email address"),
     ("invalid_email", "Invalid email address"),
+    ("no_phone", "No phone number"),
+    ("invalid_phone", "Invalid phone number"),
+    ("no_address", "No postal address"),
     ("blacklisted", "Blacklisted"),
     ("no_consent", "No marketing consent"),
     ("no_channel", "No usable channel"),
+    ("cooldown", "Cooldown"),
+    ("lost_arbitration", "Lost arbitration"),
+    ("capped", "Frequency cap"),
     ("error", "Error"),
 ]
 
@@ -40,7 +48,7 @@ class MarketingTriggerDecision(models.Model):
     company_id = fields.Many2one(related="trigger_id.company_id", store=True, index=True)
     occurrence_key = fields.Char(required=True)
     outcome = fields.Selection(
-        [("send", "Send"), ("suppress", "Suppressed"), ("error", "Error")],
+        [("send", "Send"), ("defer", "Deferred"), ("suppress", "Suppressed"), ("error", "Error")],
         required=True,
         index=True,
     )
@@ -48,6 +56,17 @@ class MarketingTriggerDecision(models.Model):
     explanation = fields.Text()
     channel = fields.Selection([(c.value, c.name.title()) for c in Channel])
     decided_at = fields.Datetime(required=True, default=fields.Datetime.now, index=True)
+    send_at = fields.Datetime(
+        index=True, help="When it goes out (send), or when it is decided again (deferred)."
+    )
+    earliest = fields.Datetime(help="The occurrence may not go out before this moment.")
+    latest = fields.Datetime(help="The occurrence is dropped after this moment.")
+    winner_trigger_id = fields.Many2one(
+        "marketing.trigger",
+        string="Lost to",
+        ondelete="set null",
+        help="The trigger whose message won the arbitration.",
+    )
     delivery_ids = fields.One2many("marketing.trigger.delivery", "decision_id")
     delivery_state = fields.Selection(
         related="delivery_ids.state", string="Delivery status", readonly=True
@@ -65,29 +84,83 @@ class MarketingTriggerDecision(models.Model):
     # ------------------------------------------------------------------ API
 
     @api.model
-    def _decide_and_apply(self, candidates, now=None):
+    def _decide_and_apply(self, candidates, now=None, redecide=None):
         """Have the engine decide ``candidates`` and store the outcome.
 
-        Gathers the facts, asks the engine, writes one decision per candidate and a
-        pending delivery for each send, then wakes the dispatcher. Returns the decisions.
+        Gathers facts, ledgers and each company's policy, asks the engine, writes one
+        decision per candidate (``redecide``: deferred decisions decided again in place)
+        and queues a delivery for each send. Returns the decisions.
         """
         if not candidates:
             return self.browse()
         now = now or fields.Datetime.now()
         try:
             with self.env.cr.savepoint():
-                return self._decide_once(candidates, now)
+                return self._decide_once(candidates, now, redecide)
         except psycopg2.errors.UniqueViolation:
             # Another transaction decided one of these occurrences since we looked:
             # decide again, now seeing its decision, so ours becomes a duplicate.
             _logger.info("Concurrent decision detected; deciding again")
-            return self._decide_once(candidates, now)
+            return self._decide_once(candidates, now, redecide)
 
-    def _decide_once(self, candidates, now):
-        facts = self._partner_facts({c.partner_id for c in candidates})
-        decided = self._decided_keys(candidates)
-        results = decide(candidates, facts, now=now, decided=decided)
-        decisions = self.sudo().create([self._values(result, now) for result in results])
+    def _decide_once(self, candidates, now, redecide=None):
+        redecide = redecide or self.browse()
+        triggers = (
+            self.env["marketing.trigger"]
+            .sudo()
+            .browse({c.trigger_id for c in candidates})
+            .with_context(active_test=False)
+        )
+        # Explanations name the winner of an arbitration, which may be any trigger.
+        labels = dict(
+            self.env["marketing.trigger"]
+            .sudo()
+            .with_context(active_test=False)
+            .search_fetch([], ["name"])
+            .mapped(lambda t: (t.id, t.name))
+        )
+        partner_ids = {c.partner_id for c in candidates}
+        facts = self._partner_facts(partner_ids)
+        decided = self._decided_keys(candidates) - {
+            (d.trigger_id.id, d.partner_id.id, d.occurrence_key) for d in redecide
+        }
+        results = []
+        by_company = {}
+        for candidate in candidates:
+            company = triggers.browse(candidate.trigger_id).company_id
+            by_company.setdefault(company, []).append(candidate)
+        for company, company_candidates in by_company.items():
+            policy = self.env["marketing.trigger.policy"]._for_company(company)
+            horizon = max(
+                [policy._horizon()] + [c.cooldown for c in company_candidates if c.cooldown]
+            )
+            ledger = self.env["marketing.trigger.touch"]._ledger(
+                {c.partner_id for c in company_candidates}, now, horizon
+            )
+            results += decide(
+                company_candidates,
+                facts,
+                now=now,
+                ledger=ledger,
+                policy=policy._engine_policy(),
+                decided=decided,
+                labels=labels,
+            )
+        return self._apply(results, now, redecide)
+
+    def _apply(self, results, now, redecide):
+        pending = {(d.trigger_id.id, d.partner_id.id, d.occurrence_key): d for d in redecide}
+        decisions = self.browse()
+        new_values = []
+        for result in results:
+            values = self._values(result, now)
+            existing = pending.pop(result.candidate.key, None)
+            if existing and result.reason.value != "duplicate":
+                existing.sudo().write(values)
+                decisions |= existing
+            else:
+                new_values.append(values)
+        decisions |= self.sudo().create(new_values)
         sends = decisions.filtered(lambda d: d.outcome == "send")
         if sends:
             self.env["marketing.trigger.delivery"].sudo()._create_for(sends)
@@ -96,6 +169,7 @@ class MarketingTriggerDecision(models.Model):
     @api.model
     def _values(self, result, now):
         candidate = result.candidate
+        params = dict(result.params)
         return {
             "trigger_id": candidate.trigger_id,
             "partner_id": candidate.partner_id,
@@ -105,7 +179,44 @@ class MarketingTriggerDecision(models.Model):
             "explanation": result.explanation,
             "channel": result.channel.value if result.channel else False,
             "decided_at": now,
+            "send_at": result.send_at or False,
+            "earliest": candidate.earliest or False,
+            "latest": candidate.latest or False,
+            "winner_trigger_id": int(params["winner_trigger_id"])
+            if "winner_trigger_id" in params
+            else False,
         }
+
+    # ------------------------------------------------------------ deferrals
+
+    @api.model
+    def _cron_redecide(self, batch_size=1000):
+        """Decide the deferred occurrences whose time has come, one batch per run."""
+        due = self._claim_due_deferrals(batch_size)
+        for trigger, decisions in due.grouped("trigger_id").items():
+            candidates = [
+                trigger._candidate(d.partner_id, d.occurrence_key, d.earliest, d.latest)
+                for d in decisions
+            ]
+            self._decide_and_apply(candidates, redecide=decisions)
+        remaining = self.search_count(
+            [("outcome", "=", "defer"), ("send_at", "<=", fields.Datetime.now())]
+        )
+        self.env["ir.cron"]._notify_progress(done=len(due), remaining=remaining)
+
+    @api.model
+    def _claim_due_deferrals(self, limit):
+        self.flush_model()
+        self.env.cr.execute(
+            SQL(
+                """SELECT id FROM marketing_trigger_decision
+                WHERE outcome = 'defer' AND send_at <= %s
+                ORDER BY send_at, id LIMIT %s FOR UPDATE SKIP LOCKED""",
+                fields.Datetime.now(),
+                limit,
+            )
+        )
+        return self.sudo().browse(row[0] for row in self.env.cr.fetchall())
 
     @api.model
     def _decided_keys(self, candidates):

@@ -48,6 +48,7 @@ class MarketingTriggerDelivery(models.Model):
     scheduled_at = fields.Datetime(required=True, default=fields.Datetime.now, index=True)
     sent_at = fields.Datetime(readonly=True)
     mail_id = fields.Many2one("mail.mail", string="Email", ondelete="set null", readonly=True)
+    touch_ids = fields.One2many("marketing.trigger.touch", "delivery_id")
     failure_reason = fields.Text(readonly=True)
 
     _sql_constraints = [
@@ -60,7 +61,8 @@ class MarketingTriggerDelivery(models.Model):
 
     @api.model
     def _create_for(self, decisions):
-        """Queue one delivery per "send" decision and wake the dispatcher."""
+        """Queue one delivery per "send" decision, count it in the partner's ledger at
+        the moment it will go out, and wake the dispatcher for that moment."""
         deliveries = self.create(
             [
                 {
@@ -69,12 +71,29 @@ class MarketingTriggerDelivery(models.Model):
                     "partner_id": decision.partner_id.id,
                     "occurrence_key": decision.occurrence_key,
                     "channel": decision.channel,
-                    "scheduled_at": decision.decided_at,
+                    "scheduled_at": decision.send_at or decision.decided_at,
                 }
                 for decision in decisions
             ]
         )
-        self.env.ref("marketing_trigger.ir_cron_dispatch")._trigger()
+        self.env["marketing.trigger.touch"].sudo().create(
+            [
+                {
+                    "partner_id": delivery.partner_id.id,
+                    "channel": delivery.channel,
+                    "date": delivery.scheduled_at,
+                    "source": "trigger",
+                    "trigger_id": delivery.trigger_id.id,
+                    "topic_id": delivery.trigger_id.topic_id.id,
+                    "delivery_id": delivery.id,
+                    "is_counted": delivery.trigger_id.message_class != "service",
+                    "note": delivery.trigger_id.name,
+                }
+                for delivery in deliveries
+            ]
+        )
+        cron = self.env.ref("marketing_trigger.ir_cron_dispatch")
+        cron._trigger(at=sorted(set(deliveries.mapped("scheduled_at")))[:50])
         return deliveries
 
     # ------------------------------------------------------------ dispatch
@@ -116,13 +135,8 @@ class MarketingTriggerDelivery(models.Model):
                 Channel(delivery.channel), delivery._candidate(), facts[delivery.partner_id.id]
             )
             if refusal:
-                reason, explanation = refusal
-                delivery.write(
-                    {
-                        "state": "cancelled",
-                        "failure_reason": _("Not sent: at dispatch, %(why)s", why=explanation),
-                    }
-                )
+                _reason, explanation = refusal
+                delivery._cancel(_("Not sent: at dispatch, %(why)s", why=explanation))
             else:
                 sendable |= delivery
         for template, group in sendable.grouped(lambda d: d.trigger_id.mail_template_id).items():
@@ -142,7 +156,7 @@ class MarketingTriggerDelivery(models.Model):
 
     def _send_emails(self, template):
         if not template:
-            self.write({"state": "failed", "failure_reason": _("The trigger has no template.")})
+            self._cancel(_("The trigger has no template."), state="failed")
             return
         try:
             with self.env.cr.savepoint():
@@ -151,18 +165,19 @@ class MarketingTriggerDelivery(models.Model):
         except Exception:  # noqa: BLE001 - isolate the one delivery that breaks
             if len(self) == 1:
                 _logger.exception("Delivery %s could not be rendered", self.id)
-                self.write(
-                    {
-                        "state": "failed",
-                        "failure_reason": _(
-                            "The email could not be rendered; see the server log. Template: %(t)s",
-                            t=template.display_name,
-                        ),
-                    }
+                why = _(
+                    "The email could not be rendered; see the server log. Template: %(t)s",
+                    t=template.display_name,
                 )
+                self._cancel(why, state="failed")
                 return
             for delivery in self:
                 delivery._send_emails(template)
+
+    def _cancel(self, why, state="cancelled"):
+        """Give the delivery up; it no longer weighs on the partner's contact pressure."""
+        self.write({"state": state, "failure_reason": why})
+        self.touch_ids.unlink()
 
     def _mark_sent(self, mails):
         now = fields.Datetime.now()

@@ -1,12 +1,21 @@
-from odoo import api, fields, models
+from datetime import timedelta
 
-from ..engine import Channel, PartnerFacts
+from markupsafe import Markup
+from odoo import _, api, fields, models
+
+from ..engine import Channel, Consent, PartnerFacts
 
 CONSENT_FIELDS = {
-    Channel.EMAIL: "marketing_consent_email",
-    Channel.SMS: "marketing_consent_sms",
-    Channel.PHONE: "marketing_consent_phone",
+    Consent.EMAIL: "marketing_consent_email",
+    Consent.SMS: "marketing_consent_sms",
+    Consent.PHONE: "marketing_consent_phone",
 }
+PREFERRED_CHANNELS = [
+    ("email", "Email"),
+    ("sms", "SMS"),
+    ("phone", "Phone call"),
+    ("letter", "Letter"),
+]
 MARKETING_GROUPS = "marketing_trigger.group_marketing_trigger_user,sales_team.group_sale_salesman"
 
 
@@ -40,6 +49,20 @@ class ResPartner(models.Model):
         inverse="_inverse_marketing_consent",
         store=True,
         readonly=False,
+    )
+    marketing_preferred_channel = fields.Selection(
+        PREFERRED_CHANNELS,
+        string="Preferred channel",
+        help="Triggers that can use this channel use it first.",
+    )
+    marketing_touch_ids = fields.One2many(
+        "marketing.trigger.touch", "partner_id", string="Contact ledger", groups=MARKETING_GROUPS
+    )
+    marketing_pressure = fields.Html(
+        "Contact pressure",
+        compute="_compute_marketing_pressure",
+        groups=MARKETING_GROUPS,
+        sanitize=False,
     )
     marketing_decision_ids = fields.One2many(
         "marketing.trigger.decision",
@@ -99,14 +122,59 @@ class ResPartner(models.Model):
     def _marketing_facts(self, blacklisted_emails):
         """The engine's view of this partner; ``blacklisted_emails`` is read in batch."""
         self.ensure_one()
+        blacklisted = set()
+        if self.email_normalized and self.email_normalized in blacklisted_emails:
+            blacklisted |= {Channel.EMAIL, Channel.NEWSLETTER}
+        if self.phone_blacklisted or self.mobile_blacklisted:
+            blacklisted |= {Channel.SMS, Channel.PHONE, Channel.VOICE}
+        raw_phone = self.mobile or self.phone
         return PartnerFacts(
             partner_id=self.id,
             email=self.email or None,
-            consents=frozenset(ch for ch, name in CONSENT_FIELDS.items() if self[name]),
-            blacklisted=frozenset(
-                {Channel.EMAIL} if self.email_normalized in blacklisted_emails else ()
-            ),
+            consents=frozenset(c for c, name in CONSENT_FIELDS.items() if self[name]),
+            blacklisted=frozenset(blacklisted),
+            phone=self.phone_sanitized or None,
+            phone_raw=raw_phone or None,
+            has_postal_address=bool(self.street and self.city and self.country_id),
+            timezone=self.tz or self.env.user.tz or "UTC",
+            country=self.country_id.code or None,
+            region=self.state_id.code or None,
+            preferred_channel=Channel(self.marketing_preferred_channel)
+            if self.marketing_preferred_channel
+            else None,
         )
+
+    def _compute_marketing_pressure(self):
+        """Touches per cap in its current window, e.g. "All channels: 2 of 3 in 7 days"."""
+        now = fields.Datetime.now()
+        Touch = self.env["marketing.trigger.touch"].sudo()
+        for partner in self:
+            policy = self.env["marketing.trigger.policy"]._for_company(
+                partner.company_id or self.env.company
+            )
+            rows = []
+            for cap in policy.cap_ids:
+                domain = [
+                    ("partner_id", "=", partner.id),
+                    ("is_counted", "=", True),
+                    ("date", ">", now - timedelta(days=cap.days)),
+                    ("date", "<=", now),
+                ]
+                if cap.channel:
+                    domain.append(("channel", "=", cap.channel))
+                used = Touch.search_count(domain)
+                label = dict(cap._fields["channel"].selection).get(cap.channel) or _("All channels")
+                css = "text-danger" if used >= cap.limit else ""
+                rows.append(
+                    Markup("<tr class='%s'><td>%s</td><td>%s / %s</td><td>%s</td></tr>")
+                    % (css, label, used, cap.limit, _("in %(days)s days", days=cap.days))
+                )
+            partner.marketing_pressure = (
+                Markup("<table class='table table-sm o_marketing_pressure'>%s</table>")
+                % Markup("").join(rows)
+                if rows
+                else False
+            )
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -1,3 +1,4 @@
+from odoo import fields
 from odoo.tests import TransactionCase, new_test_user
 
 
@@ -10,6 +11,19 @@ class MarketingTriggerCase(TransactionCase):
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
         cls.welcome = cls.env.ref("marketing_trigger.marketing_trigger_welcome")
         cls.welcome.action_activate()
+        # Tests run at any hour: open the send window around the clock, no caps. Tests of
+        # the policy itself set it up as they need.
+        cls.policy = cls.env["marketing.trigger.policy"]._for_company(cls.env.company)
+        cls.policy.write(
+            {
+                "window_start": 0,
+                "window_end": 24,
+                "sunday": True,
+                "skip_holidays": False,
+                "cap_ids": [fields.Command.clear()],
+                "arbitration_hours": 0,
+            }
+        )
         cls.Partner = cls.env["res.partner"]
         cls.Decision = cls.env["marketing.trigger.decision"]
         cls.Delivery = cls.env["marketing.trigger.delivery"]

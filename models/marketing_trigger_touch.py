@@ -1,0 +1,76 @@
+from datetime import timedelta
+
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+from ..engine import Channel, Touch
+
+CHANNELS = [(c.value, c.name.title()) for c in Channel]
+
+
+class MarketingTriggerTouch(models.Model):
+    """The contact ledger: every time a partner was, or is about to be, reached.
+
+    Trigger deliveries add a touch when they are queued (dated when they will go out) and
+    remove it if they are cancelled; a salesperson's completed call adds one; anyone can
+    log a letter, fax or visit by hand. Caps, cooldowns and arbitration read this table,
+    so contact pressure counts every channel, not just email.
+    """
+
+    _name = "marketing.trigger.touch"
+    _description = "Marketing Contact Touch"
+    _order = "date desc, id desc"
+    _rec_name = "channel"
+
+    partner_id = fields.Many2one("res.partner", required=True, index=True, ondelete="cascade")
+    channel = fields.Selection(CHANNELS, required=True)
+    date = fields.Datetime(required=True, default=fields.Datetime.now, index=True)
+    source = fields.Selection(
+        [
+            ("trigger", "Trigger"),
+            ("activity", "Salesperson activity"),
+            ("newsletter", "Newsletter"),
+            ("manual", "Logged by hand"),
+        ],
+        required=True,
+        default="manual",
+    )
+    trigger_id = fields.Many2one("marketing.trigger", index=True, ondelete="set null")
+    topic_id = fields.Many2one("marketing.trigger.topic", ondelete="set null")
+    delivery_id = fields.Many2one("marketing.trigger.delivery", index=True, ondelete="cascade")
+    is_counted = fields.Boolean(
+        "Counts for caps",
+        default=True,
+        help="Service messages are shown but do not weigh on marketing pressure.",
+    )
+    note = fields.Char()
+    user_id = fields.Many2one("res.users", default=lambda self: self.env.user)
+
+    @api.model
+    def _ledger(self, partner_ids, now, horizon: timedelta):
+        """{partner id: [Touch]} for the engine, within ``horizon`` of ``now``, in one query."""
+        if not partner_ids:
+            return {}
+        self.flush_model()
+        self.env.cr.execute(
+            SQL(
+                """SELECT partner_id, date, channel, trigger_id, topic_id, is_counted
+                 FROM marketing_trigger_touch
+                WHERE partner_id = ANY(%s) AND date > %s AND date < %s""",
+                list(partner_ids),
+                now - horizon,
+                now + horizon + timedelta(days=60),
+            )
+        )
+        ledger = {}
+        for partner_id, date, channel, trigger_id, topic_id, counted in self.env.cr.fetchall():
+            ledger.setdefault(partner_id, []).append(
+                Touch(
+                    date,
+                    Channel(channel),
+                    trigger_id,
+                    str(topic_id) if topic_id else None,
+                    bool(counted),
+                )
+            )
+        return ledger
