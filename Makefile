@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat tools/requirements.txt tools/requirements-odoo.txt | cksum | cut -d' ' -f1)
 
-.PHONY: test demo odoo lint setup
+.PHONY: test demo bench odoo lint setup
 
 setup: $(STAMP)
 
@@ -19,6 +19,10 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) tools/devtool.py demo
+
+# make bench [ONLY=engine_decisions]: one JSON object per line and benchmark.
+bench: $(STAMP)
+	@$(PY) tools/devtool.py bench "$(ONLY)"
 
 odoo: $(STAMP)
 	$(PY) tools/devtool.py odoo

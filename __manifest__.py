@@ -24,6 +24,7 @@
         "views/marketing_trigger_consent_views.xml",
         "views/marketing_trigger_policy_views.xml",
         "views/marketing_trigger_touch_views.xml",
+        "views/marketing_trigger_forecast_views.xml",
         "views/res_partner_views.xml",
         "views/marketing_trigger_menus.xml",
     ],

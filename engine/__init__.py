@@ -19,11 +19,12 @@ Usage::
 Modules: :mod:`.values` (the inputs and outputs), :mod:`.rules` (the decision rules),
 :mod:`.pressure` (caps, cooldowns, arbitration over a partner's ledger),
 :mod:`.calendar` (send windows, time zones, public holidays), :mod:`.addresses`
-(address checks) and :mod:`.forecast` (replaying the coming days).
+(address checks) and :mod:`.forecasting` (replaying the coming days).
 """
 
 from .addresses import normalize_email
 from .calendar import Calendar
+from .forecasting import ForecastDay, forecast
 from .rules import channel_refusal, decide, rank
 from .values import (
     CONSENT_OF,
@@ -48,6 +49,7 @@ __all__ = [
     "CapRule",
     "Channel",
     "Consent",
+    "ForecastDay",
     "Policy",
     "SendWindow",
     "Touch",
@@ -58,6 +60,7 @@ __all__ = [
     "PartnerFacts",
     "Reason",
     "decide",
+    "forecast",
     "normalize_email",
     "rank",
 ]

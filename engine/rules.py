@@ -308,7 +308,8 @@ class _Run:
                     reason,
                     f"Deferred to {_fmt(at)} UTC. {text}",
                     send_at=at,
-                    params=params,
+                    # The deadline stays fixed when the message is decided again later.
+                    params=(*params, ("deadline", deadline.isoformat())),
                 )
             if first_block is None:
                 first_block = block

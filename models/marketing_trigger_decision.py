@@ -1,4 +1,5 @@
 import logging
+from datetime import datetime
 
 import psycopg2
 from odoo import _, api, fields, models
@@ -181,7 +182,10 @@ class MarketingTriggerDecision(models.Model):
             "decided_at": now,
             "send_at": result.send_at or False,
             "earliest": candidate.earliest or False,
-            "latest": candidate.latest or False,
+            # A deferred message keeps the deadline of its first decision.
+            "latest": candidate.latest
+            or (params.get("deadline") and datetime.fromisoformat(params["deadline"]))
+            or False,
             "winner_trigger_id": int(params["winner_trigger_id"])
             if "winner_trigger_id" in params
             else False,

@@ -50,6 +50,9 @@ class ResPartner(models.Model):
         store=True,
         readonly=False,
     )
+    marketing_birthdate = fields.Date(
+        "Birthday", help="Used by birthday triggers, in the contact's time zone."
+    )
     marketing_preferred_channel = fields.Selection(
         PREFERRED_CHANNELS,
         string="Preferred channel",

@@ -1,1 +1,8 @@
-from . import test_access, test_consent, test_install, test_policy, test_welcome_trigger
+from . import (
+    test_access,
+    test_consent,
+    test_install,
+    test_policy,
+    test_time_triggers,
+    test_welcome_trigger,
+)

@@ -3,6 +3,7 @@
 
     devtool.py test [engine|odoo]   run the engine suite and the Odoo suite (fresh database)
     devtool.py demo    create a fresh demo database and serve Odoo on 127.0.0.1:8069
+    devtool.py bench [NAME]         run the benchmarks (bench/NAME.py), one JSON line each
     devtool.py odoo    print where Odoo 18 was found
 
 Odoo 18 is looked for, in this order: an `odoo` package the machine's python3 can import;
@@ -294,6 +295,21 @@ def cmd_demo() -> int:
     )
 
 
+def cmd_bench(only: str | None) -> int:
+    names = sorted(p.stem for p in (ROOT / "bench").glob("*.py") if not p.stem.startswith("_"))
+    if only:
+        if only not in names:
+            print(f"unknown benchmark {only!r}; known: {', '.join(names)}", file=sys.stderr)
+            return 2
+        names = [only]
+    status = 0
+    for name in names:
+        # Each benchmark runs in its own process, so peak memory is its own.
+        status |= subprocess.run([sys.executable, str(ROOT / "bench" / f"{name}.py")],
+                                 cwd=ROOT).returncode
+    return status
+
+
 def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) > 1 else "test"
     try:
@@ -301,6 +317,8 @@ def main(argv: list[str]) -> int:
             return cmd_test(argv[2] if len(argv) > 2 else None)
         if command == "demo":
             return cmd_demo()
+        if command == "bench":
+            return cmd_bench(argv[2] if len(argv) > 2 and argv[2] else None)
         if command == "odoo":
             print(find_odoo())
             return 0

@@ -207,3 +207,19 @@ def test_planned_sends_of_one_run_count_for_later_candidates():
 
 def _as_dict(facts):
     return {name: getattr(facts, name) for name in facts.__slots__}
+
+
+def test_forecast_carries_sends_into_the_caps_of_later_days_and_replays_deferrals():
+    from engine import forecast
+
+    policy = Policy(caps=(CapRule(1, 2 * DAY),))
+    due = [
+        cand(1, "a", earliest=NOW),
+        cand(2, "b", earliest=NOW + DAY, message_class=MessageClass.DEFER),
+        cand(3, "c", earliest=NOW + DAY),
+    ]
+    days = forecast(due, {7: ADA}, start=NOW, days=4, policy=policy)
+    assert [dict(d.sent) for d in days] == [{"email": 1}, {}, {"email": 1}, {}]
+    assert dict(days[1].deferred) == {"capped": 1}
+    assert dict(days[1].suppressed) == {"capped": 1}
+    assert sum(sum(dict(d.sent).values()) for d in days) == 2

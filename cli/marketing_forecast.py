@@ -1,0 +1,72 @@
+"""`odoo-bin --addons-path=... marketing_forecast -d DB [--days 30] [--json]`
+
+Prints the forecast of the active time-based triggers for the next days: messages per
+day and channel, and what the contact policy would suppress or defer, by reason.
+"""
+
+import argparse
+import json
+import sys
+
+from odoo.cli import Command
+
+
+class MarketingForecast(Command):
+    """Forecast marketing trigger volumes for the coming days"""
+
+    name = "marketing_forecast"
+
+    def run(self, cmdargs):
+        import odoo  # noqa: PLC0415 - the server must be configured first
+        from odoo.tools import config  # noqa: PLC0415
+
+        parser = argparse.ArgumentParser(prog=f"odoo-bin {self.name}", description=__doc__)
+        parser.add_argument("--days", type=int, default=30)
+        parser.add_argument("--company", type=int, help="company id (default: the first)")
+        parser.add_argument("--json", action="store_true", help="one JSON object per day")
+        own, rest = parser.parse_known_args(cmdargs)
+        config.parse_config(rest)
+        dbname = config["db_name"]
+        if not dbname:
+            parser.error("give the database with -d")
+        registry = odoo.modules.registry.Registry(dbname)
+        with registry.cursor() as cr:
+            env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+            company = (
+                env["res.company"].browse(own.company)
+                if own.company
+                else env["res.company"].search([], limit=1)
+            )
+            wizard = (
+                env["marketing.trigger.forecast"]
+                .with_company(company)
+                .create({"days": own.days, "company_id": company.id})
+            )
+            days = wizard._simulate()
+            cr.rollback()
+        self._print(days, own.json)
+
+    @staticmethod
+    def _print(days, as_json):
+        out = sys.stdout
+        if as_json:
+            for day in days:
+                out.write(
+                    json.dumps(
+                        {
+                            "day": day.day.isoformat(),
+                            "sent": dict(day.sent),
+                            "suppressed": dict(day.suppressed),
+                            "deferred": dict(day.deferred),
+                        }
+                    )
+                    + "\n"
+                )
+            return
+        out.write(f"{'day':<12}{'sent':>6}{'suppressed':>12}{'deferred':>10}  details\n")
+        for day in days:
+            sent, supp, defer = (
+                sum(dict(p).values()) for p in (day.sent, day.suppressed, day.deferred)
+            )
+            details = ", ".join(f"{k} {v}" for k, v in day.sent + day.suppressed + day.deferred)
+            out.write(f"{day.day.isoformat():<12}{sent:>6}{supp:>12}{defer:>10}  {details}\n")

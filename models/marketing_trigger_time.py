@@ -1,0 +1,119 @@
+"""Time-based trigger kinds: occurrences found with set-based SQL for a time span, so
+the scheduler can evaluate them and the forecast can replay them ahead of time."""
+
+import logging
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from odoo import _, api, fields, models
+from odoo.tools import SQL
+
+_logger = logging.getLogger(__name__)
+
+
+def _local_day_bounds(day, tz_name):
+    """The UTC moments (naive) at which ``day`` starts and ends in ``tz_name``."""
+    try:
+        zone = ZoneInfo(tz_name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    start = datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+    return start, end.astimezone(UTC).replace(tzinfo=None) - timedelta(seconds=1)
+
+
+class MarketingTrigger(models.Model):
+    _inherit = "marketing.trigger"
+
+    is_time_based = fields.Boolean(compute="_compute_is_time_based", store=True)
+
+    @api.model
+    def _kinds(self):
+        return super()._kinds() + [("birthday", _("Birthday"))]
+
+    @api.model
+    def _time_kinds(self):
+        """Kinds whose occurrences come from dates, found by ``_occurrences_<kind>``."""
+        return ["birthday"]
+
+    @api.depends("kind")
+    def _compute_is_time_based(self):
+        time_kinds = self._time_kinds()
+        for trigger in self:
+            trigger.is_time_based = trigger.kind in time_kinds
+
+    # ----------------------------------------------------------- occurrences
+
+    def _occurrences_birthday(self, start, end):
+        """(partner id, key, earliest, latest) for birthdays between ``start`` and ``end``.
+
+        A birthday is the partner's local calendar day; 29 February is celebrated on
+        28 February in other years. One occurrence per year: ``birthday:<year>``.
+        """
+        self.env["res.partner"].flush_model(["marketing_birthdate", "tz", "active"])
+        self.env.cr.execute(
+            SQL(
+                """SELECT p.id, p.tz, d::date
+                 FROM generate_series(%(first)s::date, %(last)s::date, interval '1 day') d
+                 JOIN res_partner p
+                   ON p.marketing_birthdate IS NOT NULL AND p.active
+                  AND (to_char(p.marketing_birthdate, 'MMDD') = to_char(d, 'MMDD')
+                       OR (to_char(p.marketing_birthdate, 'MMDD') = '0229'
+                           AND to_char(d, 'MMDD') = '0228'
+                           AND to_char(d + interval '1 day', 'MMDD') = '0301'))""",
+                first=start.date() - timedelta(days=1),
+                last=end.date() + timedelta(days=1),
+            )
+        )
+        occurrences = []
+        for partner_id, tz_name, day in self.env.cr.fetchall():
+            earliest, latest = _local_day_bounds(day, tz_name or self.env.user.tz)
+            if start <= earliest < end:
+                occurrences.append((partner_id, f"birthday:{day.year}", earliest, latest))
+        return occurrences
+
+    def _time_candidates(self, start, end, skip_decided=True):
+        """This trigger's candidates whose occurrence starts in [start, end)."""
+        self.ensure_one()
+        occurrences = getattr(self, f"_occurrences_{self.kind}")(start, end)
+        if not occurrences:
+            return []
+        Partner = self.env["res.partner"].sudo()
+        matching = set(
+            Partner.search(
+                [("id", "in", list({o[0] for o in occurrences}))] + self._partner_domain()
+            ).ids
+        )
+        candidates = [
+            self._candidate(Partner.browse(pid), key, earliest, latest)
+            for pid, key, earliest, latest in occurrences
+            if pid in matching
+        ]
+        if skip_decided and candidates:
+            decided = self.env["marketing.trigger.decision"]._decided_keys(candidates)
+            candidates = [c for c in candidates if c.key not in decided]
+        return candidates
+
+    # ------------------------------------------------------------ scheduler
+
+    @api.model
+    def _cron_evaluate_time_triggers(self):
+        """Offer today's and tomorrow's occurrences of every active time-based trigger.
+
+        Occurrences already decided are left out, so running often costs little; a
+        message whose day has not begun yet is scheduled for then.
+        """
+        now = fields.Datetime.now()
+        triggers = self.sudo().search(
+            [("state", "=", "active"), ("kind", "in", self._time_kinds())]
+        )
+        for trigger in triggers:
+            try:
+                with self.env.cr.savepoint():
+                    candidates = trigger._time_candidates(
+                        now - timedelta(days=1), now + timedelta(days=1)
+                    )
+                    self.env["marketing.trigger.decision"]._decide_and_apply(candidates, now)
+            except Exception as exc:  # noqa: BLE001 - one trigger must not stop the others
+                _logger.exception("Time-based trigger %s failed", trigger.id)
+                trigger.write({"state": "paused", "last_error": f"{type(exc).__name__}: {exc}"})
