@@ -187,16 +187,20 @@ def channel_refusal(
     return None
 
 
-def _usable_channels(candidate, partner, service):
+def _usable_channels(candidate, partner, service, refusals):
     """The channels that can carry ``candidate`` (preferred first), and the refusal of
-    the first that cannot."""
+    the first that cannot. ``refusals`` caches the partner's answer per channel."""
     channels = candidate.channels
     preferred = partner.preferred_channel
     if preferred is not None and preferred in channels and channels[0] is not preferred:
         channels = (preferred, *(c for c in channels if c is not preferred))
     usable, first_refusal = [], None
     for channel in channels:
-        refusal = channel_refusal(channel, candidate, partner)
+        key = (channel, service)
+        if key in refusals:
+            refusal = refusals[key]
+        else:
+            refusal = refusals[key] = channel_refusal(channel, candidate, partner)
         if refusal is None:
             usable.append(channel)
         elif first_refusal is None:
@@ -239,6 +243,7 @@ class _Run:
     def decide_partner(self, group, partner, touches):
         pressure = Pressure(touches)
         usable_of: dict[tuple, tuple] = {}
+        refusals: dict[tuple, tuple | None] = {}
         seen, decided, now = self.seen, self.decided, self.now
         out = []
         for candidate in group:
@@ -261,7 +266,9 @@ class _Run:
             channels_key = (candidate.channels, service)
             found = usable_of.get(channels_key)
             if found is None:
-                found = usable_of[channels_key] = _usable_channels(candidate, partner, service)
+                found = usable_of[channels_key] = _usable_channels(
+                    candidate, partner, service, refusals
+                )
             usable, refusal = found
             if not usable:
                 reason, text = refusal or (Reason.NO_CHANNEL, "The trigger has no channel.")

@@ -305,8 +305,9 @@ def cmd_bench(only: str | None) -> int:
     status = 0
     for name in names:
         # Each benchmark runs in its own process, so peak memory is its own.
-        status |= subprocess.run([sys.executable, str(ROOT / "bench" / f"{name}.py")],
-                                 cwd=ROOT).returncode
+        status |= subprocess.run(
+            [sys.executable, str(ROOT / "bench" / f"{name}.py")], cwd=ROOT
+        ).returncode
     return status
 
 
