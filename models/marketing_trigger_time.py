@@ -11,6 +11,10 @@ from odoo.tools import SQL
 _logger = logging.getLogger(__name__)
 
 
+def _is_leap(year):
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
 def _local_day_bounds(day, tz_name):
     """The UTC moments (naive) at which ``day`` starts and ends in ``tz_name``."""
     try:
@@ -50,23 +54,26 @@ class MarketingTrigger(models.Model):
         A birthday is the partner's local calendar day; 29 February is celebrated on
         28 February in other years. One occurrence per year: ``birthday:<year>``.
         """
-        self.env["res.partner"].flush_model(["marketing_birthdate", "tz", "active"])
+        first, last = start.date() - timedelta(days=1), end.date() + timedelta(days=1)
+        days_by_mmdd = {}
+        for offset in range((last - first).days + 1):
+            day = first + timedelta(days=offset)
+            days_by_mmdd.setdefault(day.month * 100 + day.day, []).append(day)
+            if day.month == 2 and day.day == 28 and not _is_leap(day.year):
+                days_by_mmdd.setdefault(229, []).append(day)
+        self.env["res.partner"].flush_model(["marketing_birthday_mmdd", "tz", "active"])
         self.env.cr.execute(
             SQL(
-                """SELECT p.id, p.tz, d::date
-                 FROM generate_series(%(first)s::date, %(last)s::date, interval '1 day') d
-                 JOIN res_partner p
-                   ON p.marketing_birthdate IS NOT NULL AND p.active
-                  AND (to_char(p.marketing_birthdate, 'MMDD') = to_char(d, 'MMDD')
-                       OR (to_char(p.marketing_birthdate, 'MMDD') = '0229'
-                           AND to_char(d, 'MMDD') = '0228'
-                           AND to_char(d + interval '1 day', 'MMDD') = '0301'))""",
-                first=start.date() - timedelta(days=1),
-                last=end.date() + timedelta(days=1),
+                """SELECT id, tz, marketing_birthday_mmdd FROM res_partner
+                WHERE marketing_birthday_mmdd = ANY(%s) AND active""",
+                list(days_by_mmdd),
             )
         )
+        rows = [
+            (pid, tz, day) for pid, tz, mmdd in self.env.cr.fetchall() for day in days_by_mmdd[mmdd]
+        ]
         occurrences = []
-        for partner_id, tz_name, day in self.env.cr.fetchall():
+        for partner_id, tz_name, day in rows:
             earliest, latest = _local_day_bounds(day, tz_name or self.env.user.tz)
             if start <= earliest < end:
                 occurrences.append((partner_id, f"birthday:{day.year}", earliest, latest))

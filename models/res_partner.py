@@ -53,6 +53,12 @@ class ResPartner(models.Model):
     marketing_birthdate = fields.Date(
         "Birthday", help="Used by birthday triggers, in the contact's time zone."
     )
+    marketing_birthday_mmdd = fields.Integer(
+        compute="_compute_marketing_birthday_mmdd",
+        store=True,
+        index=True,
+        help="Month * 100 + day of the birthday, so birthdays are found by index.",
+    )
     marketing_preferred_channel = fields.Selection(
         PREFERRED_CHANNELS,
         string="Preferred channel",
@@ -76,6 +82,12 @@ class ResPartner(models.Model):
     marketing_decision_count = fields.Integer(
         compute="_compute_marketing_decision_count", groups=MARKETING_GROUPS
     )
+
+    @api.depends("marketing_birthdate")
+    def _compute_marketing_birthday_mmdd(self):
+        for partner in self:
+            day = partner.marketing_birthdate
+            partner.marketing_birthday_mmdd = day.month * 100 + day.day if day else 0
 
     @api.depends("marketing_consent_ids.is_granted", "marketing_consent_ids.date")
     def _compute_marketing_consent(self):
