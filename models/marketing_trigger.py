@@ -6,6 +6,9 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools.safe_eval import safe_eval
 
 from ..engine import Candidate, Channel, MessageClass
+from ..engine.texts import check_template
+
+CHANNELS = [("email", "Email"), ("sms", "SMS"), ("phone", "Salesperson call (activity)")]
 
 _logger = logging.getLogger(__name__)
 
@@ -80,7 +83,41 @@ class MarketingTrigger(models.Model):
         help="After this trigger reached a partner, it does not reach them again for this "
         "many days (0: no cooldown).",
     )
-    channel = fields.Selection([("email", "Email")], default="email", required=True)
+    channel = fields.Selection(
+        CHANNELS,
+        default="email",
+        required=True,
+        tracking=True,
+        help="How the message reaches the partner. A salesperson call creates an activity "
+        "for the partner's salesperson.",
+    )
+    fallback_channel = fields.Selection(
+        CHANNELS,
+        tracking=True,
+        help="Used when the first channel cannot be: no consent, no address, or capped. "
+        "A partner's preferred channel is tried first when it is one of the two.",
+    )
+    sms_body = fields.Text(
+        "SMS text",
+        translate=True,
+        help="Jinja2, e.g. Hi {{ partner.first_name }}, your seminar in {{ partner.city }} "
+        "starts soon. Available: partner (name, first_name, city, email, salesperson), "
+        "company (name), trigger (name).",
+    )
+    activity_type_id = fields.Many2one(
+        "mail.activity.type",
+        string="Activity type",
+        default=lambda self: self.env.ref("mail.mail_activity_data_call", raise_if_not_found=False),
+    )
+    activity_summary = fields.Char(
+        translate=True, help="Jinja2, e.g. Call {{ partner.name }}: interested in seminars."
+    )
+    activity_deadline_days = fields.Integer("Deadline (days)", default=1)
+    activity_user_id = fields.Many2one(
+        "res.users",
+        string="Assign to (fallback)",
+        help="Who gets the activity when the partner has no salesperson.",
+    )
     mail_template_id = fields.Many2one(
         "mail.template",
         string="Email template",
@@ -145,10 +182,30 @@ class MarketingTrigger(models.Model):
         ("cooldown_check", "CHECK(cooldown_days >= 0)", "A cooldown cannot be negative."),
     ]
 
-    @api.constrains("state", "channel", "mail_template_id")
+    @api.constrains("sms_body", "activity_summary")
+    def _check_texts(self):
+        for trigger in self:
+            for field_name in ("sms_body", "activity_summary"):
+                error = trigger[field_name] and check_template(trigger[field_name])
+                if error:
+                    raise ValidationError(
+                        _(
+                            "The %(field)s of trigger '%(name)s' cannot be rendered: %(error)s",
+                            field=trigger._fields[field_name].string,
+                            name=trigger.name,
+                            error=error,
+                        )
+                    )
+
+    @api.constrains("state", "channel", "fallback_channel", "mail_template_id", "sms_body")
     def _check_ready_to_run(self):
         for trigger in self.filtered(lambda t: t.state == "active"):
-            if trigger.channel == "email" and not trigger.mail_template_id:
+            channels = {trigger.channel, trigger.fallback_channel}
+            if "sms" in channels and not trigger.sms_body:
+                raise ValidationError(
+                    _("Trigger '%(name)s' sends SMS: write the SMS text.", name=trigger.name)
+                )
+            if "email" in channels and not trigger.mail_template_id:
                 raise ValidationError(
                     _(
                         "Trigger '%(name)s' sends email: choose an email template.",
@@ -162,6 +219,13 @@ class MarketingTrigger(models.Model):
                         name=trigger.name,
                     )
                 )
+
+    def _channels(self):
+        self.ensure_one()
+        channels = [Channel(self.channel)]
+        if self.fallback_channel and self.fallback_channel != self.channel:
+            channels.append(Channel(self.fallback_channel))
+        return tuple(channels)
 
     def _partner_domain(self):
         self.ensure_one()
@@ -259,7 +323,7 @@ class MarketingTrigger(models.Model):
             trigger_id=self.id,
             partner_id=partner.id,
             occurrence_key=occurrence_key,
-            channels=(Channel(self.channel),),
+            channels=self._channels(),
             message_class=MessageClass(self.message_class),
             priority=self.priority,
             value=self.business_value,

@@ -6,7 +6,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from ..engine import Channel, decide
+from ..engine import decide
+from .common import CHANNEL_SELECTION
 
 _logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class MarketingTriggerDecision(models.Model):
     )
     reason_code = fields.Selection(REASONS, string="Reason", required=True, index=True)
     explanation = fields.Text()
-    channel = fields.Selection([(c.value, c.name.title()) for c in Channel])
+    channel = fields.Selection(CHANNEL_SELECTION)
     decided_at = fields.Datetime(required=True, default=fields.Datetime.now, index=True)
     send_at = fields.Datetime(
         index=True, help="When it goes out (send), or when it is decided again (deferred)."

@@ -1,10 +1,13 @@
 import logging
+from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
 from ..engine import Candidate, Channel, MessageClass
 from ..engine.rules import channel_refusal
+from ..engine.texts import render_text
+from .common import CHANNEL_SELECTION
 
 _logger = logging.getLogger(__name__)
 
@@ -33,7 +36,7 @@ class MarketingTriggerDelivery(models.Model):
     partner_id = fields.Many2one("res.partner", required=True, index=True, ondelete="cascade")
     company_id = fields.Many2one(related="trigger_id.company_id", store=True, index=True)
     occurrence_key = fields.Char(required=True)
-    channel = fields.Selection([(c.value, c.name.title()) for c in Channel], required=True)
+    channel = fields.Selection(CHANNEL_SELECTION, required=True)
     state = fields.Selection(
         [
             ("pending", "Pending"),
@@ -48,6 +51,7 @@ class MarketingTriggerDelivery(models.Model):
     scheduled_at = fields.Datetime(required=True, default=fields.Datetime.now, index=True)
     sent_at = fields.Datetime(readonly=True)
     mail_id = fields.Many2one("mail.mail", string="Email", ondelete="set null", readonly=True)
+    activity_id = fields.Many2one("mail.activity", ondelete="set null", readonly=True)
     touch_ids = fields.One2many("marketing.trigger.touch", "delivery_id")
     failure_reason = fields.Text(readonly=True)
 
@@ -139,10 +143,17 @@ class MarketingTriggerDelivery(models.Model):
                 delivery._cancel(_("Not sent: at dispatch, %(why)s", why=explanation))
             else:
                 sendable |= delivery
-        for template, group in sendable.grouped(lambda d: d.trigger_id.mail_template_id).items():
+        emails = sendable.filtered(lambda d: d.channel == "email")
+        for template, group in emails.grouped(lambda d: d.trigger_id.mail_template_id).items():
             group._send_emails(template)
-        if sendable:
+        if emails:
             self.env.ref("mail.ir_cron_mail_scheduler_action")._trigger()
+        sms = sendable.filtered(lambda d: d.channel == "sms")
+        if sms:
+            sms._send_sms()
+        calls = sendable.filtered(lambda d: d.channel == "phone")
+        if calls:
+            calls._schedule_activities()
 
     def _candidate(self):
         trigger = self.trigger_id
@@ -173,6 +184,97 @@ class MarketingTriggerDelivery(models.Model):
                 return
             for delivery in self:
                 delivery._send_emails(template)
+
+    def _text_values(self):
+        """Plain values (no records) for the sandboxed SMS and activity templates."""
+        partner, trigger = self.partner_id, self.trigger_id
+        return {
+            "partner": {
+                "name": partner.name or "",
+                "first_name": (partner.name or "").split(" ")[0],
+                "city": partner.city or "",
+                "email": partner.email or "",
+                "salesperson": partner.user_id.name or "",
+                "lang": partner.lang or "",
+            },
+            "company": {"name": (partner.company_id or trigger.company_id).name},
+            "trigger": {"name": trigger.name},
+        }
+
+    def _render(self, text):
+        """Render ``text`` for this delivery, or fail it with the reason. Returns None
+        when it failed."""
+        try:
+            return render_text(text, self._text_values())
+        except Exception as exc:  # noqa: BLE001 - one bad text fails one delivery
+            self._cancel(_("The text could not be rendered: %(error)s", error=exc), state="failed")
+            return None
+
+    def _send_sms(self):
+        """Queue the SMS in Odoo's SMS outbox (sent by its SMS cron), to the E.164 number."""
+        sms_values, sent = [], self.browse()
+        for delivery in self:
+            trigger = delivery.with_context(lang=delivery.partner_id.lang).trigger_id
+            body = delivery._render(trigger.sms_body)
+            if body is None:
+                continue
+            sms_values.append(
+                {
+                    "number": delivery.partner_id.phone_sanitized,
+                    "body": body,
+                    "partner_id": delivery.partner_id.id,
+                    "state": "outgoing",
+                }
+            )
+            sent |= delivery
+        if sent:
+            self.env["sms.sms"].sudo().create(sms_values)
+            sent.write({"state": "sent", "sent_at": fields.Datetime.now()})
+            self.env.ref("sms.ir_cron_sms_scheduler_action")._trigger()
+
+    def _schedule_activities(self):
+        """A call activity for the partner's salesperson, saying why and by when."""
+        today = fields.Date.context_today(self)
+        model_id = self.env["ir.model"]._get_id("res.partner")
+        for delivery in self:
+            trigger = delivery.trigger_id
+            summary = delivery._render(trigger.activity_summary or trigger.name)
+            if summary is None:
+                continue
+            user = delivery.partner_id.user_id or trigger.activity_user_id
+            if not user:
+                delivery._cancel(
+                    _(
+                        "Nobody to call: the partner has no salesperson and the "
+                        "trigger names no fallback assignee."
+                    ),
+                    state="failed",
+                )
+                continue
+            activity = (
+                self.env["mail.activity"]
+                .sudo()
+                .create(
+                    {
+                        "res_model_id": model_id,
+                        "res_id": delivery.partner_id.id,
+                        "activity_type_id": trigger.activity_type_id.id
+                        or self.env.ref("mail.mail_activity_data_call").id,
+                        "summary": summary,
+                        "note": _(
+                            "Marketing trigger %(trigger)s: %(why)s",
+                            trigger=trigger.name,
+                            why=delivery.decision_id.explanation or "",
+                        ),
+                        "user_id": user.id,
+                        "date_deadline": today
+                        + timedelta(days=max(trigger.activity_deadline_days, 0)),
+                    }
+                )
+            )
+            delivery.write(
+                {"state": "sent", "sent_at": fields.Datetime.now(), "activity_id": activity.id}
+            )
 
     def _cancel(self, why, state="cancelled"):
         """Give the delivery up; it no longer weighs on the partner's contact pressure."""

@@ -4,8 +4,9 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..engine import CapRule, Channel, Policy, SendWindow
+from .common import CHANNEL_SELECTION
 
-CHANNELS = [(c.value, c.name.title()) for c in Channel]
+CHANNELS = CHANNEL_SELECTION
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 

@@ -4,8 +4,9 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 
 from ..engine import Channel, Touch
+from .common import CHANNEL_SELECTION
 
-CHANNELS = [(c.value, c.name.title()) for c in Channel]
+CHANNELS = CHANNEL_SELECTION
 
 
 class MarketingTriggerTouch(models.Model):

@@ -1,5 +1,6 @@
 from . import (
     test_access,
+    test_channels,
     test_consent,
     test_install,
     test_policy,

@@ -1,0 +1,57 @@
+"""Short texts (SMS, activity summaries, webhook bodies) rendered from templates that
+marketing users write, e.g. ``Hi {{ partner.first_name }}, see you in {{ partner.city }}!``.
+
+Templates are Jinja2, rendered in a sandbox over plain values the host passes in (never
+database records), so a template can read what it is given and nothing else.
+:func:`check_template` is meant for validation at save: it parses the template and
+renders it once over sample values.
+
+>>> render_text("Hi {{ partner.first_name }}!", {"partner": {"first_name": "Ada"}})
+'Hi Ada!'
+>>> check_template("Hi {{ partner.name ")
+"unexpected end of template, expected 'end of print statement'."
+>>> check_template("{{ partner.__class__ }}")
+"access to attribute '__class__' of 'dict' object is unsafe."
+>>> check_template("Hi {{ partner.name }}") is None
+True
+"""
+
+from __future__ import annotations
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+SAMPLE_VALUES = {
+    "partner": {
+        "name": "Ada Lovelace",
+        "first_name": "Ada",
+        "city": "Hamburg",
+        "email": "ada@example.com",
+        "salesperson": "Sam Sales",
+        "lang": "en_US",
+    },
+    "company": {"name": "Example Company"},
+    "trigger": {"name": "Example trigger"},
+}
+
+
+def _environment() -> SandboxedEnvironment:
+    return SandboxedEnvironment(
+        autoescape=False, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True
+    )
+
+
+def render_text(template: str, values: dict) -> str:
+    """Render ``template`` over ``values`` in the sandbox; raises on any error."""
+    return _environment().from_string(template or "").render(values).strip()
+
+
+def check_template(template: str, values: dict | None = None) -> str | None:
+    """None if ``template`` renders over the sample values, else the error to show."""
+    try:
+        render_text(template, values or SAMPLE_VALUES)
+    except TemplateError as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - any failure is a template the user must fix
+        return f"{type(exc).__name__}: {exc}"
+    return None

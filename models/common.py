@@ -1,0 +1,11 @@
+"""Selections shared by several models (stored values are the engine's enum values)."""
+
+CHANNEL_SELECTION = [
+    ("email", "Email"),
+    ("sms", "SMS"),
+    ("phone", "Phone call"),
+    ("newsletter", "Newsletter"),
+    ("voice", "Voice message"),
+    ("fax", "Fax"),
+    ("letter", "Letter"),
+]
