@@ -27,6 +27,7 @@ REASONS = [
     ("cooldown", "Cooldown"),
     ("lost_arbitration", "Lost arbitration"),
     ("capped", "Frequency cap"),
+    ("inactive", "Trigger paused"),
     ("error", "Error"),
 ]
 
@@ -199,6 +200,19 @@ class MarketingTriggerDecision(models.Model):
         """Decide the deferred occurrences whose time has come, one batch per run."""
         due = self._claim_due_deferrals(batch_size)
         for trigger, decisions in due.grouped("trigger_id").items():
+            if trigger.state != "active" or not trigger.active:
+                decisions.write(
+                    {
+                        "outcome": "suppress",
+                        "reason_code": "inactive",
+                        "decided_at": fields.Datetime.now(),
+                        "explanation": _(
+                            "The trigger was paused or archived before the deferred "
+                            "message was due."
+                        ),
+                    }
+                )
+                continue
             candidates = [
                 trigger._candidate(d.partner_id, d.occurrence_key, d.earliest, d.latest)
                 for d in decisions

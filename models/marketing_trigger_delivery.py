@@ -135,6 +135,10 @@ class MarketingTriggerDelivery(models.Model):
         facts = self.env["marketing.trigger.decision"]._partner_facts(set(self.partner_id.ids))
         sendable = self.browse()
         for delivery in self:
+            trigger = delivery.trigger_id
+            if trigger.state != "active" or not trigger.active:
+                delivery._cancel(_("Not sent: the trigger was paused before it was due."))
+                continue
             refusal = channel_refusal(
                 Channel(delivery.channel), delivery._candidate(), facts[delivery.partner_id.id]
             )

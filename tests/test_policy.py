@@ -67,6 +67,27 @@ class TestPolicy(MarketingTriggerCase):
         self.assertEqual(len(self.decisions(partner, self.welcome)), 1, "decided in place")
         self.assertEqual(lost.delivery_ids.state, "sent")
 
+    @freeze_time(datetime(2026, 11, 29, 10, 0))  # Sunday
+    def test_pausing_a_trigger_stops_what_it_scheduled_and_deferred(self):
+        self.policy.write(
+            {"window_start": 8, "window_end": 20, "sunday": False, "arbitration_hours": 24}
+        )
+        self.newsletter_optin.write({"state": "active", "message_class": "defer"})
+        self.welcome.priority = 90
+        partner = self.make_partner(**self.berlin)
+        scheduled = self.decisions(partner)
+        deferred = self.decisions(partner, self.newsletter_optin)
+        self.assertEqual((scheduled.outcome, deferred.outcome), ("send", "defer"))
+        (self.welcome | self.newsletter_optin).action_pause()
+        with freeze_time(datetime(2026, 12, 2, 12, 0)):
+            self.dispatch()
+            self.Decision._cron_redecide()
+        self.assertEqual(scheduled.delivery_ids.state, "cancelled")
+        self.assertIn("paused", scheduled.delivery_ids.failure_reason)
+        self.assertFalse(scheduled.delivery_ids.touch_ids, "no longer counts as pressure")
+        self.assertRecordValues(deferred, [{"outcome": "suppress", "reason_code": "inactive"}])
+        self.assertFalse(self.welcome_mails(partner))
+
     @freeze_time(MONDAY_10_BERLIN)
     def test_calls_and_letters_count_toward_the_all_channel_cap(self):
         self.policy.cap_ids = [fields.Command.create({"limit": 2, "days": 7})]
