@@ -108,7 +108,8 @@ class Pressure:
         for rule in caps:
             if rule.channel is not None and rule.channel is not channel:
                 continue
-            if self._exceeds(self._times(rule.channel), at, rule):
+            times = self._all if rule.channel is None else self._by_channel.get(rule.channel)
+            if times and self._exceeds(times, at, rule):
                 return rule, self._free_after(at, channel, caps)
         return None
 

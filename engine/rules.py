@@ -212,6 +212,8 @@ class _Run:
     """The state of one call to :func:`decide`."""
 
     __slots__ = (
+        "arbitration",
+        "rules_for",
         "arbitration_text",
         "calendar",
         "caps",
@@ -234,7 +236,13 @@ class _Run:
         self.calendar = calendar
         self.labels = labels
         self.opens: dict[tuple, datetime | None] = {}
+        self.arbitration = policy.arbitration_window
         self.arbitration_text = _duration(policy.arbitration_window)
+        # The caps that apply to each channel: its own and the all-channel ones.
+        self.rules_for = {
+            channel: tuple(r for r in policy.caps if r.channel is None or r.channel is channel)
+            for channel in Channel
+        }
 
     def label(self, trigger_id):
         name = self.labels.get(trigger_id)
@@ -352,12 +360,9 @@ class _Run:
         """(a channel free at ``at``, None) or (None, (reason, text, params, free_at))."""
         if not pressure:
             return usable[0], None
-        cooldown = pressure.cooldown_block(
-            at,
-            candidate.trigger_id,
-            candidate.cooldown,
-            candidate.topic,
-            self.topic_cooldowns.get(candidate.topic),
+        topic_cooldown = self.topic_cooldowns.get(candidate.topic) if candidate.topic else None
+        cooldown = (candidate.cooldown or topic_cooldown) and pressure.cooldown_block(
+            at, candidate.trigger_id, candidate.cooldown, candidate.topic, topic_cooldown
         )
         if cooldown:
             kind, last, until = cooldown
@@ -369,10 +374,10 @@ class _Run:
                 (("cooldown", kind), ("until", until.isoformat())),
                 until,
             )
-        rival = pressure.rival(at, self.policy.arbitration_window)
-        if rival is not None:
+        rival = self.arbitration and pressure.rival(at, self.arbitration)
+        if rival:
             rival_at, winner = rival
-            until = rival_at + self.policy.arbitration_window
+            until = rival_at + self.arbitration
             return None, (
                 Reason.LOST_ARBITRATION,
                 f"Lost to {self.label(winner)}, which reaches the partner on "
@@ -382,7 +387,7 @@ class _Run:
             )
         first_cap, free_times = None, []
         for channel in usable:
-            capped = pressure.cap_block(at, channel, self.caps)
+            capped = pressure.cap_block(at, channel, self.rules_for[channel])
             if capped is None:
                 return channel, None
             rule, free_at = capped
