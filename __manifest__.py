@@ -16,6 +16,7 @@
         "security/ir.model.access.csv",
         "security/marketing_trigger_rules.xml",
         "data/mail_template_data.xml",
+        "data/marketing_trigger_policy_data.xml",
         "data/marketing_trigger_data.xml",
         "data/ir_cron_data.xml",
         "views/marketing_trigger_views.xml",
