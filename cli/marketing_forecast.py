@@ -8,7 +8,9 @@ import argparse
 import json
 import sys
 
+import odoo
 from odoo.cli import Command
+from odoo.tools import config
 
 
 class MarketingForecast(Command):
@@ -17,9 +19,6 @@ class MarketingForecast(Command):
     name = "marketing_forecast"
 
     def run(self, cmdargs):
-        import odoo  # noqa: PLC0415 - the server must be configured first
-        from odoo.tools import config  # noqa: PLC0415
-
         parser = argparse.ArgumentParser(prog=f"odoo-bin {self.name}", description=__doc__)
         parser.add_argument("--days", type=int, default=30)
         parser.add_argument("--company", type=int, help="company id (default: the first)")

@@ -98,6 +98,11 @@ class MarketingTriggerPolicy(models.Model):
             )
         return policy
 
+    @api.model
+    def _ensure_for_companies(self, company_ids):
+        for company in self.env["res.company"].browse(company_ids):
+            self._for_company(company)
+
     def _engine_policy(self) -> Policy:
         self.ensure_one()
         end = None if self.window_end >= 24 else _clock(self.window_end)
