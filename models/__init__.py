@@ -6,9 +6,11 @@ from . import (
     marketing_trigger_decision,
     marketing_trigger_delivery,
     marketing_trigger_forecast,
+    marketing_trigger_interest,
     marketing_trigger_policy,
     marketing_trigger_time,
     marketing_trigger_topic,
     marketing_trigger_touch,
+    marketing_trigger_variant,
     res_partner,
 )

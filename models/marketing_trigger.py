@@ -124,6 +124,14 @@ class MarketingTrigger(models.Model):
         domain="[('model', '=', 'res.partner')]",
         tracking=True,
     )
+    variant_ids = fields.One2many(
+        "marketing.trigger.variant",
+        "trigger_id",
+        string="Variants",
+        copy=True,
+        help="Segment-specific content: the first matching variant replaces the template "
+        "or text below for that partner.",
+    )
     last_error = fields.Text(readonly=True, copy=False)
     decision_ids = fields.One2many("marketing.trigger.decision", "trigger_id")
     decision_count = fields.Integer(compute="_compute_counters")
@@ -219,6 +227,18 @@ class MarketingTrigger(models.Model):
                         name=trigger.name,
                     )
                 )
+
+    def _variant_for(self, partners):
+        """{partner id: the first variant whose segment matches it} (set-based)."""
+        self.ensure_one()
+        chosen, left = {}, partners
+        for variant in self.variant_ids:
+            if not left:
+                break
+            matching = left.sudo().filtered_domain(variant._domain())
+            chosen.update(dict.fromkeys(matching.ids, variant))
+            left -= matching
+        return chosen
 
     def _channels(self):
         self.ensure_one()

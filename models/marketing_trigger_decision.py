@@ -64,6 +64,12 @@ class MarketingTriggerDecision(models.Model):
     )
     earliest = fields.Datetime(help="The occurrence may not go out before this moment.")
     latest = fields.Datetime(help="The occurrence is dropped after this moment.")
+    variant_id = fields.Many2one(
+        "marketing.trigger.variant",
+        string="Variant",
+        ondelete="set null",
+        help="The segment-specific content chosen for this partner.",
+    )
     winner_trigger_id = fields.Many2one(
         "marketing.trigger",
         string="Lost to",
@@ -165,6 +171,24 @@ class MarketingTriggerDecision(models.Model):
                 new_values.append(values)
         decisions |= self.sudo().create(new_values)
         sends = decisions.filtered(lambda d: d.outcome == "send")
+        for trigger, group in (
+            sends.filtered("trigger_id.variant_ids").grouped("trigger_id").items()
+        ):
+            variants = trigger._variant_for(group.partner_id)
+            for decision in group:
+                variant = variants.get(decision.partner_id.id)
+                if not variant:
+                    continue
+                decision.write(
+                    {
+                        "variant_id": variant.id,
+                        "explanation": _(
+                            "%(why)s Content: variant '%(variant)s'.",
+                            why=decision.explanation,
+                            variant=variant.name,
+                        ),
+                    }
+                )
         if sends:
             self.env["marketing.trigger.delivery"].sudo()._create_for(sends)
         return decisions

@@ -148,7 +148,7 @@ class MarketingTriggerDelivery(models.Model):
             else:
                 sendable |= delivery
         emails = sendable.filtered(lambda d: d.channel == "email")
-        for template, group in emails.grouped(lambda d: d.trigger_id.mail_template_id).items():
+        for template, group in emails.grouped(lambda d: d._content("mail_template_id")).items():
             group._send_emails(template)
         if emails:
             self.env.ref("mail.ir_cron_mail_scheduler_action")._trigger()
@@ -189,6 +189,12 @@ class MarketingTriggerDelivery(models.Model):
             for delivery in self:
                 delivery._send_emails(template)
 
+    def _content(self, field_name):
+        """The variant's content when the decision chose one and it has it, else the
+        trigger's."""
+        variant = self.decision_id.variant_id
+        return (variant[field_name] if variant else None) or self.trigger_id[field_name]
+
     def _text_values(self):
         """Plain values (no records) for the sandboxed SMS and activity templates."""
         partner, trigger = self.partner_id, self.trigger_id
@@ -218,8 +224,8 @@ class MarketingTriggerDelivery(models.Model):
         """Queue the SMS in Odoo's SMS outbox (sent by its SMS cron), to the E.164 number."""
         sms_values, sent = [], self.browse()
         for delivery in self:
-            trigger = delivery.with_context(lang=delivery.partner_id.lang).trigger_id
-            body = delivery._render(trigger.sms_body)
+            in_lang = delivery.with_context(lang=delivery.partner_id.lang)
+            body = delivery._render(in_lang._content("sms_body"))
             if body is None:
                 continue
             sms_values.append(
@@ -242,7 +248,7 @@ class MarketingTriggerDelivery(models.Model):
         model_id = self.env["ir.model"]._get_id("res.partner")
         for delivery in self:
             trigger = delivery.trigger_id
-            summary = delivery._render(trigger.activity_summary or trigger.name)
+            summary = delivery._render(delivery._content("activity_summary") or trigger.name)
             if summary is None:
                 continue
             user = delivery.partner_id.user_id or trigger.activity_user_id

@@ -59,6 +59,25 @@ class ResPartner(models.Model):
         index=True,
         help="Month * 100 + day of the birthday, so birthdays are found by index.",
     )
+    marketing_lifecycle_stage = fields.Selection(
+        [
+            ("new", "New"),
+            ("onboarding", "Onboarding"),
+            ("engaged", "Engaged"),
+            ("churn_risk", "Churn risk"),
+            ("winback", "Win-back"),
+            ("lost", "Lost"),
+        ],
+        string="Lifecycle stage",
+        index=True,
+        help="Drives trigger filters and content variants (a churn-risk customer's "
+        "birthday message differs from a new customer's).",
+    )
+    marketing_interest_ids = fields.Many2many(
+        "marketing.trigger.interest",
+        string="Interests",
+        help="Topics the contact is interested in, for filters, variants and content.",
+    )
     marketing_preferred_channel = fields.Selection(
         PREFERRED_CHANNELS,
         string="Preferred channel",

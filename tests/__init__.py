@@ -5,5 +5,6 @@ from . import (
     test_install,
     test_policy,
     test_time_triggers,
+    test_variants,
     test_welcome_trigger,
 )
