@@ -14,8 +14,9 @@ every time). For each candidate:
 3. **Usable channels.** The partner's preferred channel first, then the trigger's order.
    A channel is usable with a valid address for it, no blacklist and (for marketing) a
    standing consent. No usable channel: suppressed with the preferred channel's reason.
-4. **Service messages** go now on the first usable channel: no caps, cooldowns,
-   arbitration or send window. They do not weigh on marketing pressure.
+4. **Service messages** go on the first usable channel, now or at their ``earliest``
+   moment: no caps, cooldowns, arbitration or send window. They do not weigh on
+   marketing pressure.
 5. **Marketing messages** take the first open moment of the send window (partner's time
    zone, weekdays, hours, public holidays of country and region). There they must pass
    the trigger's and the topic's cooldowns, **arbitration** (no other trigger message
@@ -283,7 +284,9 @@ class _Run:
                 out.append(Decision(candidate, _SUPPRESS, reason, text))
                 continue
             if service:
-                decision = self._send(candidate, usable[0], now, service=True)
+                # Not held to windows or caps, but never before its own time.
+                at = candidate.earliest if candidate.earliest and candidate.earliest > now else now
+                decision = self._send(candidate, usable[0], at, service=True)
             else:
                 decision = self._place(candidate, usable, partner, pressure)
                 if decision.outcome is _SEND:

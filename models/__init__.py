@@ -3,6 +3,7 @@ from . import (
     mail_activity,
     marketing_trigger,
     marketing_trigger_consent,
+    marketing_trigger_date,
     marketing_trigger_decision,
     marketing_trigger_delivery,
     marketing_trigger_forecast,

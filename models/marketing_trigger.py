@@ -148,6 +148,12 @@ class MarketingTrigger(models.Model):
         return [("partner_registered", _("Contact registered"))]
 
     @api.model
+    def _time_kinds(self):
+        """Kinds whose occurrences come from dates, found by ``_occurrences_<kind>(start,
+        end)``: the scheduler evaluates them and the forecast replays them."""
+        return []
+
+    @api.model
     def _selection_kind(self):
         return self._kinds()
 

@@ -37,8 +37,7 @@ class MarketingTrigger(models.Model):
 
     @api.model
     def _time_kinds(self):
-        """Kinds whose occurrences come from dates, found by ``_occurrences_<kind>``."""
-        return ["birthday"]
+        return super()._time_kinds() + ["birthday"]
 
     @api.depends("kind")
     def _compute_is_time_based(self):

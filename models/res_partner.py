@@ -78,6 +78,13 @@ class ResPartner(models.Model):
         string="Interests",
         help="Topics the contact is interested in, for filters, variants and content.",
     )
+    marketing_callback_at = fields.Datetime(
+        "Call back at",
+        index=True,
+        tracking=True,
+        help="The customer asked to be called back then: a Callback trigger gives the "
+        "salesperson an activity at that moment.",
+    )
     marketing_preferred_channel = fields.Selection(
         PREFERRED_CHANNELS,
         string="Preferred channel",

@@ -2,6 +2,7 @@ from . import (
     test_access,
     test_channels,
     test_consent,
+    test_date_triggers,
     test_install,
     test_policy,
     test_time_triggers,

@@ -167,7 +167,7 @@ def test_a_service_message_is_never_capped_deferred_or_delayed(cands, facts, led
             assert d.outcome is not Outcome.DEFER
             assert d.reason.value not in ("capped", "cooldown", "lost_arbitration")
             if d.outcome is Outcome.SEND:
-                assert d.send_at == NOW
+                assert d.send_at == max(NOW, d.candidate.earliest or NOW)
 
 
 @EXAMPLES
