@@ -9,6 +9,7 @@ from . import (
     marketing_trigger_forecast,
     marketing_trigger_interest,
     marketing_trigger_policy,
+    marketing_trigger_sale,
     marketing_trigger_time,
     marketing_trigger_topic,
     marketing_trigger_touch,

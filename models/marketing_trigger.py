@@ -246,6 +246,11 @@ class MarketingTrigger(models.Model):
             left -= matching
         return chosen
 
+    def _still_due(self, partner, occurrence_key):
+        """Whether the occurrence still stands right before sending (a kind may say no:
+        the quotation was confirmed meanwhile)."""
+        return True
+
     def _channels(self):
         self.ensure_one()
         channels = [Channel(self.channel)]

@@ -139,6 +139,14 @@ class MarketingTriggerDelivery(models.Model):
             if trigger.state != "active" or not trigger.active:
                 delivery._cancel(_("Not sent: the trigger was paused before it was due."))
                 continue
+            if not trigger._still_due(delivery.partner_id, delivery.occurrence_key):
+                delivery._cancel(
+                    _(
+                        "Not sent: the occasion is over (e.g. the quotation was "
+                        "confirmed or cancelled meanwhile)."
+                    )
+                )
+                continue
             refusal = channel_refusal(
                 Channel(delivery.channel), delivery._candidate(), facts[delivery.partner_id.id]
             )

@@ -86,3 +86,66 @@ class TestDateTriggers(MarketingTriggerCase):
             activity,
             [{"user_id": self.salesperson.id, "summary": "Call Call Me back now, as requested"}],
         )
+
+
+@tagged("post_install", "-at_install")
+class TestAbandonedQuotation(MarketingTriggerCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.welcome.action_pause()
+        cls.reminder = cls.env["marketing.trigger"].create(
+            {
+                "name": "Quotation reminder",
+                "kind": "quotation_abandoned",
+                "delay_hours": 48,
+                "mail_template_id": cls.welcome.mail_template_id.id,
+            }
+        )
+        cls.reminder.action_activate()
+        cls.product = cls.env["product.product"].create(
+            {"name": "Rhetoric seminar", "list_price": 490}
+        )
+
+    def quotation(self, partner):
+        order = self.env["sale.order"].create(
+            {
+                "partner_id": partner.id,
+                "order_line": [(0, 0, {"product_id": self.product.id, "product_uom_qty": 1})],
+            }
+        )
+        # create_date comes from the database clock, which freezegun does not move.
+        order.flush_recordset()
+        self.env.cr.execute("UPDATE sale_order SET create_date = %s WHERE id = %s", (NOW, order.id))
+        order.invalidate_recordset(["create_date"])
+        return order
+
+    def test_reminder_after_the_delay_and_never_once_confirmed(self):
+        with freeze_time(NOW):
+            waiting = self.make_partner("Wait Ing", "wait@example.com")
+            booked = self.make_partner("Boo Ked", "booked@example.com")
+            open_quote = self.quotation(waiting)
+            confirmed_later = self.quotation(booked)
+        Trigger = self.env["marketing.trigger"]
+        with freeze_time(datetime(2026, 11, 24, 9, 0)):
+            Trigger._cron_evaluate_time_triggers()
+            self.assertFalse(self.decisions(waiting, self.reminder), "not before 48 hours")
+        with freeze_time(datetime(2026, 11, 25, 8, 30)):
+            Trigger._cron_evaluate_time_triggers()
+        self.assertRecordValues(
+            self.decisions(waiting, self.reminder),
+            [
+                {
+                    "outcome": "send",
+                    "occurrence_key": f"quotation:{open_quote.id}",
+                    "send_at": datetime(2026, 11, 25, 9, 0),
+                }
+            ],
+        )
+        confirmed_later.action_confirm()
+        with freeze_time(datetime(2026, 11, 25, 9, 5)):
+            self.dispatch()
+        self.assertEqual(self.decisions(waiting, self.reminder).delivery_ids.state, "sent")
+        stopped = self.decisions(booked, self.reminder).delivery_ids
+        self.assertEqual(stopped.state, "cancelled")
+        self.assertIn("quotation was confirmed", stopped.failure_reason)
