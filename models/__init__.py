@@ -1,5 +1,6 @@
 from . import (
     base,
+    crm_lead,
     mail_activity,
     marketing_trigger,
     marketing_trigger_consent,
@@ -15,4 +16,5 @@ from . import (
     marketing_trigger_touch,
     marketing_trigger_variant,
     res_partner,
+    sale_order,
 )

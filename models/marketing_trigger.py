@@ -18,7 +18,8 @@ class MarketingTrigger(models.Model):
     is sent (channel and template), and how it ranks against other triggers.
 
     Trigger kinds are registered through :meth:`_kinds`; a kind maps records to
-    :class:`~..engine.Candidate` values in ``_candidates_<kind>``. Decisions themselves
+    occurrences in ``_event_occurrences_<kind>`` (record events) or ``_occurrences_<kind>``
+    (time-based kinds), which become engine candidates. Decisions themselves
     are taken by the engine through ``marketing.trigger.decision``.
     """
 
@@ -144,7 +145,9 @@ class MarketingTrigger(models.Model):
     @api.model
     def _kinds(self):
         """The trigger kinds, as ``(key, label)``. Override to add one; then implement
-        ``_candidates_<key>(records)`` and fire it from where the event happens."""
+        ``_event_occurrences_<key>(records)`` and call ``_fire(key, records)`` where the
+        event happens (record events), or ``_occurrences_<key>(start, end)`` and list it
+        in ``_time_kinds`` (time-based kinds)."""
         return [("partner_registered", _("Contact registered"))]
 
     @api.model
@@ -295,59 +298,83 @@ class MarketingTrigger(models.Model):
         if not records or self.env.context.get("marketing_trigger_disable"):
             return
         try:
-            triggers = self.sudo().search(
-                [
-                    ("kind", "=", kind),
-                    ("state", "=", "active"),
-                    ("company_id", "=", self.env.company.id),
-                ]
+            by_company = records.grouped(
+                lambda r: r.company_id
+                if "company_id" in r._fields and r.company_id
+                else self.env.company
             )
+            for company, company_records in by_company.items():
+                triggers = self.sudo().search(
+                    [("kind", "=", kind), ("state", "=", "active"), ("company_id", "=", company.id)]
+                )
+                for trigger in triggers:
+                    trigger._evaluate(company_records.sudo())
         except Exception:
-            _logger.exception("Marketing triggers of kind %s could not be loaded", kind)
-            return
-        for trigger in triggers:
-            trigger._evaluate(records.sudo())
+            _logger.exception("Marketing triggers of kind %s could not be run", kind)
 
     def _evaluate(self, records):
         """Build this trigger's candidates from ``records`` and have them decided."""
         self.ensure_one()
         try:
             with self.env.cr.savepoint():
-                matching = records.filtered_domain(self._partner_domain())
-                candidates = getattr(self, f"_candidates_{self.kind}")(matching)
+                occurrences = self._event_occurrences(records)
+                partners = (
+                    self.env["res.partner"]
+                    .sudo()
+                    .browse({partner.id for partner, _key in occurrences})
+                )
+                allowed = partners.filtered_domain(self._partner_domain())
+                candidates = [
+                    self._candidate(partner, key)
+                    for partner, key in occurrences
+                    if partner in allowed
+                ]
                 self.env["marketing.trigger.decision"]._decide_and_apply(candidates)
         except Exception as exc:  # noqa: BLE001 - a trigger must never block the business
             _logger.exception("Marketing trigger %s (%s) failed", self.name, self.id)
             self._record_failure(records, exc)
 
+    def _event_occurrences(self, records):
+        """[(partner, occurrence key)] of this record-event trigger for ``records``."""
+        return [
+            (partner, key)
+            for partner, key in getattr(self, f"_event_occurrences_{self.kind}")(records)
+            if partner
+        ]
+
     def _record_failure(self, records, exc):
         """Pause the trigger and log the failure on each record's decision."""
         message = f"{type(exc).__name__}: {exc}"
         try:
+            occurrences = self._event_occurrences(records)
+        except Exception:  # noqa: BLE001 - the failure may lie there too
+            occurrences = [(r._marketing_partner(), f"{r._name}:{r.id}") for r in records]
+        try:
             with self.env.cr.savepoint():
                 self.write({"state": "paused", "last_error": message})
                 self.env["marketing.trigger.decision"].create(
-                    [self._error_values(partner, message) for partner in records]
+                    [
+                        self._error_values(partner, key, message)
+                        for partner, key in occurrences
+                        if partner
+                    ]
                 )
         except Exception:
             _logger.exception("The failure of marketing trigger %s could not be logged", self.id)
 
-    def _error_values(self, partner, message):
+    def _error_values(self, partner, key, message):
         return {
             "trigger_id": self.id,
             "partner_id": partner.id,
-            "occurrence_key": self._occurrence_key(partner),
+            "occurrence_key": key,
             "outcome": "error",
             "reason_code": "error",
             "explanation": _("The trigger failed and was paused: %(error)s", error=message),
         }
 
-    def _occurrence_key(self, partner):
+    def _event_occurrences_partner_registered(self, partners):
         # One welcome per partner and trigger, ever.
-        return "registered"
-
-    def _candidates_partner_registered(self, partners):
-        return [self._candidate(partner, self._occurrence_key(partner)) for partner in partners]
+        return [(partner, "registered") for partner in partners]
 
     def _candidate(self, partner, occurrence_key, earliest=None, latest=None):
         return Candidate(

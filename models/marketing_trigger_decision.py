@@ -300,5 +300,17 @@ class MarketingTriggerDecision(models.Model):
         if not failed:
             raise UserError(_("Only failed decisions can be retried."))
         for trigger, decisions in failed.grouped("trigger_id").items():
-            trigger._evaluate_again(decisions.partner_id)
+            if trigger.state != "active":
+                raise UserError(
+                    _(
+                        "Activate trigger '%(name)s' before retrying its failures.",
+                        name=trigger.name,
+                    )
+                )
+            self._decide_and_apply(
+                [
+                    trigger._candidate(d.partner_id, d.occurrence_key, d.earliest, d.latest)
+                    for d in decisions
+                ]
+            )
         return True

@@ -1,6 +1,7 @@
-"""Sales trigger kinds: the abandoned quotation (created or sent, not confirmed after a
-delay: a coupon reminder), which stops by itself once the quotation is confirmed or
-cancelled."""
+"""Sales and CRM trigger kinds: an order confirmed (booked, purchased), an opportunity won
+or lost (record events, fired from the confirmation and the won/lost actions), and the
+abandoned quotation (created or sent, not confirmed after a delay: a coupon reminder),
+which stops by itself once the quotation is confirmed or cancelled."""
 
 from datetime import timedelta
 
@@ -25,7 +26,21 @@ class MarketingTrigger(models.Model):
 
     @api.model
     def _kinds(self):
-        return super()._kinds() + [("quotation_abandoned", _("Quotation not confirmed"))]
+        return super()._kinds() + [
+            ("quotation_abandoned", _("Quotation not confirmed")),
+            ("order_confirmed", _("Order confirmed (booked, purchased)")),
+            ("lead_won", _("Opportunity won")),
+            ("lead_lost", _("Opportunity lost")),
+        ]
+
+    def _event_occurrences_order_confirmed(self, orders):
+        return [(order.partner_id, f"order:{order.id}") for order in orders]
+
+    def _event_occurrences_lead_won(self, leads):
+        return [(lead.partner_id, f"lead_won:{lead.id}") for lead in leads]
+
+    def _event_occurrences_lead_lost(self, leads):
+        return [(lead.partner_id, f"lead_lost:{lead.id}") for lead in leads]
 
     @api.model
     def _time_kinds(self):

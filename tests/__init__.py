@@ -5,6 +5,7 @@ from . import (
     test_date_triggers,
     test_install,
     test_policy,
+    test_record_events,
     test_time_triggers,
     test_variants,
     test_welcome_trigger,
