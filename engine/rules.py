@@ -286,7 +286,16 @@ class _Run:
             if service:
                 # Not held to windows or caps, but never before its own time.
                 at = candidate.earliest if candidate.earliest and candidate.earliest > now else now
-                decision = self._send(candidate, usable[0], at, service=True)
+                if candidate.latest is not None and at > candidate.latest:
+                    decision = Decision(
+                        candidate,
+                        _SUPPRESS,
+                        Reason.EXPIRED,
+                        f"Its deadline {_fmt(candidate.latest)} UTC comes before its earliest "
+                        f"moment {_fmt(at)} UTC.",
+                    )
+                else:
+                    decision = self._send(candidate, usable[0], at, service=True)
             else:
                 decision = self._place(candidate, usable, partner, pressure)
                 if decision.outcome is _SEND:

@@ -186,6 +186,12 @@ def test_expired_candidates_and_earliest_in_the_future():
     assert (d.outcome, d.send_at) == (Outcome.SEND, NOW + 2 * DAY)
 
 
+def test_a_service_message_due_after_its_deadline_is_expired_not_sent_late():
+    notice = cand(message_class=MessageClass.SERVICE, earliest=NOW + DAY, latest=NOW)
+    [d] = run([notice])
+    assert (d.outcome, d.reason) == (Outcome.SUPPRESS, Reason.EXPIRED)
+
+
 def test_a_window_that_never_opens_before_the_deadline_suppresses():
     closed = SendWindow(weekdays=frozenset())
     [d] = run([cand()], policy=Policy(window=closed))

@@ -24,7 +24,7 @@ from engine import (
 NOW = datetime(2026, 11, 23, 9, 0)
 PARTNERS = st.integers(1, 5)
 TRIGGERS = st.integers(1, 4)
-EXAMPLES = settings(max_examples=250, deadline=None)
+EXAMPLES = settings()  # max_examples and deadline come from the profile (conftest.py)
 
 channels = st.sampled_from([Channel.EMAIL, Channel.SMS, Channel.PHONE, Channel.NEWSLETTER])
 hours = st.integers(-72, 24 * 20).map(lambda h: NOW + timedelta(hours=h))
