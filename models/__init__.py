@@ -1,3 +1,8 @@
+# isort: off
+# The content mixin must be defined before the models that inherit it.
+from . import marketing_trigger_content
+
+# isort: on
 from . import (
     base,
     crm_lead,

@@ -3,10 +3,8 @@ from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools.safe_eval import safe_eval
 
 from ..engine import Candidate, Channel, MessageClass
-from ..engine.texts import check_template
 
 CHANNELS = [("email", "Email"), ("sms", "SMS"), ("phone", "Salesperson call (activity)")]
 
@@ -25,7 +23,7 @@ class MarketingTrigger(models.Model):
 
     _name = "marketing.trigger"
     _description = "Marketing Trigger"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "marketing.trigger.content"]
     _order = "priority desc, sequence, id"
 
     name = fields.Char(required=True, translate=True, tracking=True)
@@ -179,40 +177,9 @@ class MarketingTrigger(models.Model):
 
     # ----------------------------------------------------------- validation
 
-    @api.constrains("partner_domain")
-    def _check_partner_domain(self):
-        for trigger in self:
-            try:
-                domain = trigger._partner_domain()
-                self.env["res.partner"].sudo().search_count(domain, limit=1)
-            except Exception as exc:  # noqa: BLE001 - any failure means a bad domain
-                raise ValidationError(
-                    _(
-                        "The filter of trigger '%(name)s' is not a valid domain on contacts: "
-                        "%(error)s",
-                        name=trigger.name,
-                        error=exc,
-                    )
-                ) from exc
-
     _sql_constraints = [
         ("cooldown_check", "CHECK(cooldown_days >= 0)", "A cooldown cannot be negative."),
     ]
-
-    @api.constrains("sms_body", "activity_summary")
-    def _check_texts(self):
-        for trigger in self:
-            for field_name in ("sms_body", "activity_summary"):
-                error = trigger[field_name] and check_template(trigger[field_name])
-                if error:
-                    raise ValidationError(
-                        _(
-                            "The %(field)s of trigger '%(name)s' cannot be rendered: %(error)s",
-                            field=trigger._fields[field_name].string,
-                            name=trigger.name,
-                            error=error,
-                        )
-                    )
 
     @api.constrains("state", "channel", "fallback_channel", "mail_template_id", "sms_body")
     def _check_ready_to_run(self):
@@ -229,13 +196,6 @@ class MarketingTrigger(models.Model):
                         name=trigger.name,
                     )
                 )
-            if trigger.mail_template_id and trigger.mail_template_id.model != "res.partner":
-                raise ValidationError(
-                    _(
-                        "The template of trigger '%(name)s' must be made for contacts.",
-                        name=trigger.name,
-                    )
-                )
 
     def _variant_for(self, partners):
         """{partner id: the first variant whose segment matches it} (set-based)."""
@@ -244,7 +204,7 @@ class MarketingTrigger(models.Model):
         for variant in self.variant_ids:
             if not left:
                 break
-            matching = left.sudo().filtered_domain(variant._domain())
+            matching = left.sudo().filtered_domain(variant._partner_domain())
             chosen.update(dict.fromkeys(matching.ids, variant))
             left -= matching
         return chosen
@@ -260,13 +220,6 @@ class MarketingTrigger(models.Model):
         if self.fallback_channel and self.fallback_channel != self.channel:
             channels.append(Channel(self.fallback_channel))
         return tuple(channels)
-
-    def _partner_domain(self):
-        self.ensure_one()
-        domain = safe_eval(self.partner_domain or "[]", {"uid": self.env.uid})
-        if not isinstance(domain, list | tuple):
-            raise ValueError(_("a domain is a list of conditions, e.g. [('city', '=', 'Hamburg')]"))
-        return list(domain)
 
     # -------------------------------------------------------------- actions
 
