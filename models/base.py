@@ -1,4 +1,5 @@
 from odoo import models
+from odoo.tools import SQL
 
 
 class Base(models.AbstractModel):
@@ -14,3 +15,22 @@ class Base(models.AbstractModel):
         ):
             return self[:1].partner_id
         return self.env["res.partner"]
+
+    def _marketing_claim_due(self, state_column, state, due_column, now, limit):
+        """Lock and return up to ``limit`` records in ``state`` that are due at ``now``,
+        oldest first, skipping rows another transaction holds (FOR UPDATE SKIP LOCKED),
+        so that several cron workers can share one queue without doing work twice."""
+        self.flush_model([state_column, due_column])
+        self.env.cr.execute(
+            SQL(
+                """SELECT id FROM %(table)s WHERE %(state_col)s = %(state)s AND %(due)s <= %(now)s
+                ORDER BY %(due)s, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED""",
+                table=SQL.identifier(self._table),
+                state_col=SQL.identifier(state_column),
+                state=state,
+                due=SQL.identifier(due_column),
+                now=now,
+                limit=limit,
+            )
+        )
+        return self.browse(row[0] for row in self.env.cr.fetchall())

@@ -222,7 +222,9 @@ class MarketingTriggerDecision(models.Model):
     @api.model
     def _cron_redecide(self, batch_size=1000):
         """Decide the deferred occurrences whose time has come, one batch per run."""
-        due = self._claim_due_deferrals(batch_size)
+        due = self.sudo()._marketing_claim_due(
+            "outcome", "defer", "send_at", fields.Datetime.now(), batch_size
+        )
         for trigger, decisions in due.grouped("trigger_id").items():
             if trigger.state != "active" or not trigger.active:
                 decisions.write(
@@ -246,20 +248,6 @@ class MarketingTriggerDecision(models.Model):
             [("outcome", "=", "defer"), ("send_at", "<=", fields.Datetime.now())]
         )
         self.env["ir.cron"]._notify_progress(done=len(due), remaining=remaining)
-
-    @api.model
-    def _claim_due_deferrals(self, limit):
-        self.flush_model()
-        self.env.cr.execute(
-            SQL(
-                """SELECT id FROM marketing_trigger_decision
-                WHERE outcome = 'defer' AND send_at <= %s
-                ORDER BY send_at, id LIMIT %s FOR UPDATE SKIP LOCKED""",
-                fields.Datetime.now(),
-                limit,
-            )
-        )
-        return self.sudo().browse(row[0] for row in self.env.cr.fetchall())
 
     @api.model
     def _decided_keys(self, candidates):

@@ -2,7 +2,6 @@ import logging
 from datetime import timedelta
 
 from odoo import _, api, fields, models
-from odoo.tools import SQL
 
 from ..engine import Candidate, Channel, MessageClass
 from ..engine.rules import channel_refusal
@@ -105,28 +104,14 @@ class MarketingTriggerDelivery(models.Model):
     @api.model
     def _cron_dispatch(self, batch_size=DISPATCH_BATCH):
         """Send the due deliveries, one batch per run; Odoo re-runs while work remains."""
-        claimed = self._claim_due(batch_size)
+        claimed = self._marketing_claim_due(
+            "state", "pending", "scheduled_at", fields.Datetime.now(), batch_size
+        )
         claimed._dispatch()
         remaining = self.search_count(
             [("state", "=", "pending"), ("scheduled_at", "<=", fields.Datetime.now())]
         )
         self.env["ir.cron"]._notify_progress(done=len(claimed), remaining=remaining)
-
-    @api.model
-    def _claim_due(self, limit):
-        self.flush_model()
-        self.env.cr.execute(
-            SQL(
-                """SELECT id FROM marketing_trigger_delivery
-                WHERE state = 'pending' AND scheduled_at <= %s
-                ORDER BY scheduled_at, id
-                LIMIT %s
-                FOR UPDATE SKIP LOCKED""",
-                fields.Datetime.now(),
-                limit,
-            )
-        )
-        return self.browse(row[0] for row in self.env.cr.fetchall())
 
     def _dispatch(self):
         """Re-check each delivery, then render and queue the emails, per template."""
