@@ -26,6 +26,8 @@
         "views/marketing_trigger_policy_views.xml",
         "views/marketing_trigger_touch_views.xml",
         "views/marketing_trigger_forecast_views.xml",
+        "views/marketing_trigger_preview_views.xml",
+        "views/marketing_price_watch_views.xml",
         "views/res_partner_views.xml",
         "views/marketing_trigger_menus.xml",
     ],

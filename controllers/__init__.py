@@ -1,1 +1,1 @@
-# Public routes (tracking, landing, unsubscribe) arrive with the tracking issue.
+from . import inbound

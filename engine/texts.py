@@ -21,6 +21,21 @@ from __future__ import annotations
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+
+class _AnyValue(str):
+    """Stands, when a text is checked, for whatever a caller sends in an inbound event's
+    payload: any key or attribute of it is again a value. (At send time the payload is
+    the caller's JSON, and a key it lacks is an error that fails that one delivery.)"""
+
+    def __getattr__(self, name: str) -> _AnyValue:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _AnyValue("…")
+
+    def __getitem__(self, key: object) -> _AnyValue:  # type: ignore[override]
+        return _AnyValue("…")
+
+
 SAMPLE_VALUES = {
     "partner": {
         "name": "Ada Lovelace",
@@ -32,6 +47,7 @@ SAMPLE_VALUES = {
     },
     "company": {"name": "Example Company"},
     "trigger": {"name": "Example trigger"},
+    "payload": _AnyValue("…"),
 }
 
 

@@ -9,3 +9,12 @@ CHANNEL_SELECTION = [
     ("fax", "Fax"),
     ("letter", "Letter"),
 ]
+
+LIFECYCLE_STAGES = [
+    ("new", "New"),
+    ("onboarding", "Onboarding"),
+    ("engaged", "Engaged"),
+    ("churn_risk", "Churn risk"),
+    ("winback", "Win-back"),
+    ("lost", "Lost"),
+]

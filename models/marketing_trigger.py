@@ -6,7 +6,12 @@ from odoo.exceptions import UserError, ValidationError
 
 from ..engine import Candidate, Channel, MessageClass
 
-CHANNELS = [("email", "Email"), ("sms", "SMS"), ("phone", "Salesperson call (activity)")]
+CHANNELS = [
+    ("email", "Email"),
+    ("sms", "SMS"),
+    ("phone", "Salesperson call (activity)"),
+    ("voice", "Voice message (outbound webhook)"),
+]
 
 _logger = logging.getLogger(__name__)
 
@@ -101,7 +106,7 @@ class MarketingTrigger(models.Model):
         translate=True,
         help="Jinja2, e.g. Hi {{ partner.first_name }}, your seminar in {{ partner.city }} "
         "starts soon. Available: partner (name, first_name, city, email, salesperson), "
-        "company (name), trigger (name).",
+        "company (name), trigger (name), payload (what an inbound event sent).",
     )
     activity_type_id = fields.Many2one(
         "mail.activity.type",
@@ -155,6 +160,13 @@ class MarketingTrigger(models.Model):
         return []
 
     @api.model
+    def _quiet_repeat_kinds(self):
+        """Record-event kinds that fire on every save of a record (a contact edited while
+        in the segment): an occurrence decided before is skipped without logging a
+        duplicate each time."""
+        return ["segment_entered"]
+
+    @api.model
     def _selection_kind(self):
         return self._kinds()
 
@@ -185,9 +197,12 @@ class MarketingTrigger(models.Model):
     def _check_ready_to_run(self):
         for trigger in self.filtered(lambda t: t.state == "active"):
             channels = {trigger.channel, trigger.fallback_channel}
-            if "sms" in channels and not trigger.sms_body:
+            if {"sms", "voice"} & channels and not trigger.sms_body:
                 raise ValidationError(
-                    _("Trigger '%(name)s' sends SMS: write the SMS text.", name=trigger.name)
+                    _(
+                        "Trigger '%(name)s' sends SMS or voice messages: write the text.",
+                        name=trigger.name,
+                    )
                 )
             if "email" in channels and not trigger.mail_template_id:
                 raise ValidationError(
@@ -216,12 +231,31 @@ class MarketingTrigger(models.Model):
 
     def _channels(self):
         self.ensure_one()
+        if self.channel == "none":
+            return ()
         channels = [Channel(self.channel)]
         if self.fallback_channel and self.fallback_channel != self.channel:
             channels.append(Channel(self.fallback_channel))
         return tuple(channels)
 
     # -------------------------------------------------------------- actions
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        triggers = super().create(vals_list)
+        self.env.registry.clear_cache()  # marketing.trigger.event._has_active_trigger
+        return triggers
+
+    def write(self, vals):
+        result = super().write(vals)
+        if {"state", "kind", "active", "company_id"} & set(vals):
+            self.env.registry.clear_cache()
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        return result
 
     def action_activate(self):
         self.write({"state": "active", "last_error": False})
@@ -242,13 +276,15 @@ class MarketingTrigger(models.Model):
 
     @api.model
     def _fire(self, kind, records):
-        """Offer ``records`` to every active trigger of ``kind``. Never raises.
+        """Queue ``records`` for the active triggers of ``kind``; they are evaluated by
+        the event cron right after the transaction commits. Never raises."""
+        self.env["marketing.trigger.event"]._enqueue(kind, records)
 
-        Called from the business code that produced the event (a partner was created):
-        whatever goes wrong here is logged on the decision and the trigger, and the
-        business action goes on.
-        """
-        if not records or self.env.context.get("marketing_trigger_disable"):
+    @api.model
+    def _fire_now(self, kind, records):
+        """Offer ``records`` to every active trigger of ``kind``, now. Never raises:
+        whatever goes wrong is logged on the decision and the trigger."""
+        if not records:
             return
         try:
             by_company = records.grouped(
@@ -282,6 +318,9 @@ class MarketingTrigger(models.Model):
                     for partner, key in occurrences
                     if partner in allowed
                 ]
+                if candidates and self.kind in self._quiet_repeat_kinds():
+                    decided = self.env["marketing.trigger.decision"]._decided_keys(candidates)
+                    candidates = [c for c in candidates if c.key not in decided]
                 self.env["marketing.trigger.decision"]._decide_and_apply(candidates)
         except Exception as exc:  # noqa: BLE001 - a trigger must never block the business
             _logger.exception("Marketing trigger %s (%s) failed", self.name, self.id)

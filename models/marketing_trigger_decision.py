@@ -28,6 +28,7 @@ REASONS = [
     ("lost_arbitration", "Lost arbitration"),
     ("capped", "Frequency cap"),
     ("inactive", "Trigger paused"),
+    ("actions", "Actions only (no message)"),
     ("error", "Error"),
 ]
 
@@ -114,6 +115,20 @@ class MarketingTriggerDecision(models.Model):
 
     def _decide_once(self, candidates, now, redecide=None):
         redecide = redecide or self.browse()
+        actions_only = [c for c in candidates if not c.channels]
+        if actions_only:
+            candidates = [c for c in candidates if c.channels]
+            decisions = self._apply_actions_only(actions_only, now)
+            if not candidates:
+                return decisions
+            return decisions | self._decide_once(candidates, now, redecide)
+        return self._apply(self._engine_results(candidates, now, redecide), now, redecide)
+
+    @api.model
+    def _engine_results(self, candidates, now, redecide=None):
+        """The engine's decisions for ``candidates`` (nothing is written): facts, ledgers
+        and each company's policy are read in batches."""
+        redecide = redecide or self.browse()
         triggers = (
             self.env["marketing.trigger"]
             .sudo()
@@ -155,7 +170,7 @@ class MarketingTriggerDecision(models.Model):
                 decided=decided,
                 labels=labels,
             )
-        return self._apply(results, now, redecide)
+        return results
 
     def _apply(self, results, now, redecide):
         pending = {(d.trigger_id.id, d.partner_id.id, d.occurrence_key): d for d in redecide}
@@ -169,7 +184,8 @@ class MarketingTriggerDecision(models.Model):
                 decisions |= existing
             else:
                 new_values.append(values)
-        decisions |= self.sudo().create(new_values)
+        created = self.sudo().create(new_values)
+        decisions |= created
         sends = decisions.filtered(lambda d: d.outcome == "send")
         for trigger, group in (
             sends.filtered("trigger_id.variant_ids").grouped("trigger_id").items()
@@ -191,7 +207,45 @@ class MarketingTriggerDecision(models.Model):
                 )
         if sends:
             self.env["marketing.trigger.delivery"].sudo()._create_for(sends)
+        created._apply_record_actions()
         return decisions
+
+    def _apply_actions_only(self, candidates, now):
+        """Triggers without a message: no engine (nothing is sent, so no cap, window or
+        consent applies); one decision per new occurrence, then the record actions."""
+        decided = self._decided_keys(candidates)
+        seen, values = set(), []
+        for candidate in candidates:
+            if candidate.key in decided or candidate.key in seen:
+                continue
+            seen.add(candidate.key)
+            values.append(
+                {
+                    "trigger_id": candidate.trigger_id,
+                    "partner_id": candidate.partner_id,
+                    "occurrence_key": candidate.occurrence_key,
+                    "outcome": "send",
+                    "reason_code": "actions",
+                    "explanation": _("No message: the trigger's actions were applied."),
+                    "decided_at": now,
+                    "earliest": candidate.earliest or False,
+                    "latest": candidate.latest or False,
+                }
+            )
+        decisions = self.sudo().create(values)
+        decisions._apply_record_actions()
+        return decisions
+
+    def _apply_record_actions(self):
+        """The triggers' tag, interest and stage actions, for every occurrence newly
+        decided (sent, deferred or suppressed alike: the contact's situation changed)."""
+        fresh = self.filtered(
+            lambda d: d.outcome != "error"
+            and d.reason_code != "duplicate"
+            and d.trigger_id._has_record_actions()
+        )
+        for trigger, decisions in fresh.grouped("trigger_id").items():
+            trigger._apply_record_actions(decisions.partner_id)
 
     @api.model
     def _values(self, result, now):

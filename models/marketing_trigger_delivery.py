@@ -151,6 +151,8 @@ class MarketingTriggerDelivery(models.Model):
         calls = sendable.filtered(lambda d: d.channel == "phone")
         if calls:
             calls._schedule_activities()
+        for delivery in sendable.filtered(lambda d: d.channel == "voice"):
+            delivery._send_webhook()
 
     def _candidate(self):
         trigger = self.trigger_id
@@ -202,7 +204,21 @@ class MarketingTriggerDelivery(models.Model):
             },
             "company": {"name": (partner.company_id or trigger.company_id).name},
             "trigger": {"name": trigger.name},
+            "payload": self._inbound_payload(),
         }
+
+    def _inbound_payload(self):
+        """What the caller sent with the inbound event behind this delivery, if any."""
+        if not (self.occurrence_key or "").startswith("inbound:"):
+            return {}
+        ref = self.occurrence_key.split(":", 1)[1]
+        Event = self.env["marketing.trigger.event"].sudo()
+        event = Event.search(
+            [("trigger_id", "=", self.trigger_id.id), ("external_ref", "=", ref)], limit=1
+        )
+        if not event and ref.isdigit():
+            event = Event.browse(int(ref)).exists()
+        return event.payload or {}
 
     def _render(self, text):
         """Render ``text`` for this delivery, or fail it with the reason. Returns None
@@ -278,6 +294,44 @@ class MarketingTriggerDelivery(models.Model):
             delivery.write(
                 {"state": "sent", "sent_at": fields.Datetime.now(), "activity_id": activity.id}
             )
+
+    def _webhook_document(self, text):
+        """The JSON document an outbound webhook receives (documented in README.md)."""
+        partner, trigger = self.partner_id, self.trigger_id
+        return {
+            "event": "marketing_trigger.message",
+            "delivery_id": self.id,
+            "channel": self.channel,
+            "occurrence": self.occurrence_key,
+            "trigger": {"id": trigger.id, "name": trigger.name},
+            "partner": {
+                "id": partner.id,
+                "name": partner.name or "",
+                "phone": partner.phone_sanitized or "",
+                "email": partner.email_normalized or "",
+                "lang": partner.lang or "",
+                "city": partner.city or "",
+                "country": partner.country_id.code or "",
+            },
+            "text": text,
+            "scheduled_at": self.scheduled_at.isoformat(),
+        }
+
+    def _send_webhook(self):
+        """POST the voice message to the trigger's gateway; a refused or unreachable
+        gateway fails the delivery with the reason (it is not retried blindly: the
+        gateway may have acted on it)."""
+        self.ensure_one()
+        text = self.with_context(lang=self.partner_id.lang)._render(self._content("sms_body"))
+        if text is None:
+            return
+        try:
+            self.trigger_id._post_webhook(self._webhook_document(text))
+        except Exception as exc:  # noqa: BLE001 - any transport or HTTP error
+            _logger.warning("Webhook of delivery %s failed: %s", self.id, exc)
+            self._cancel(_("The webhook call failed: %(error)s", error=exc), state="failed")
+            return
+        self.write({"state": "sent", "sent_at": fields.Datetime.now()})
 
     def _cancel(self, why, state="cancelled"):
         """Give the delivery up; it no longer weighs on the partner's contact pressure."""

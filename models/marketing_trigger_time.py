@@ -26,6 +26,48 @@ def _local_day_bounds(day, tz_name):
     return start, end.astimezone(UTC).replace(tzinfo=None) - timedelta(seconds=1)
 
 
+def yearly_occurrences(env, date_sql, start, end, prefix, mmdd_column=None, min_years=0):
+    """(partner id, "<prefix>:<year>", earliest, latest) for the yearly return of the
+    contacts' date ``date_sql`` whose local day starts in [start, end).
+
+    29 February is celebrated on 28 February in other years; ``min_years`` skips the
+    date's own year (an anniversary starts one year after). ``mmdd_column`` names an
+    indexed month*100+day column to use instead of computing it from the date.
+    """
+    first, last = start.date() - timedelta(days=1), end.date() + timedelta(days=1)
+    days_by_mmdd = {}
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
+        days_by_mmdd.setdefault(day.month * 100 + day.day, []).append(day)
+        if day.month == 2 and day.day == 28 and not _is_leap(day.year):
+            days_by_mmdd.setdefault(229, []).append(day)
+    default_tz = env.user.tz  # read before the query: reading it may query too
+    mmdd = mmdd_column or SQL(
+        "(EXTRACT(MONTH FROM %s) * 100 + EXTRACT(DAY FROM %s))::int", date_sql, date_sql
+    )
+    env.cr.execute(
+        SQL(
+            """SELECT id, tz, %s, EXTRACT(YEAR FROM %s)::int FROM res_partner
+            WHERE %s = ANY(%s) AND %s IS NOT NULL AND active""",
+            mmdd,
+            date_sql,
+            mmdd,
+            list(days_by_mmdd),
+            date_sql,
+        )
+    )
+    occurrences = []
+    rows = env.cr.fetchall()
+    for partner_id, tz_name, month_day, year in rows:
+        for day in days_by_mmdd[month_day]:
+            if day.year < year + min_years:
+                continue
+            earliest, latest = _local_day_bounds(day, tz_name or default_tz)
+            if start <= earliest < end:
+                occurrences.append((partner_id, f"{prefix}:{day.year}", earliest, latest))
+    return occurrences
+
+
 class MarketingTrigger(models.Model):
     _inherit = "marketing.trigger"
 
@@ -53,30 +95,17 @@ class MarketingTrigger(models.Model):
         A birthday is the partner's local calendar day; 29 February is celebrated on
         28 February in other years. One occurrence per year: ``birthday:<year>``.
         """
-        first, last = start.date() - timedelta(days=1), end.date() + timedelta(days=1)
-        days_by_mmdd = {}
-        for offset in range((last - first).days + 1):
-            day = first + timedelta(days=offset)
-            days_by_mmdd.setdefault(day.month * 100 + day.day, []).append(day)
-            if day.month == 2 and day.day == 28 and not _is_leap(day.year):
-                days_by_mmdd.setdefault(229, []).append(day)
-        self.env["res.partner"].flush_model(["marketing_birthday_mmdd", "tz", "active"])
-        self.env.cr.execute(
-            SQL(
-                """SELECT id, tz, marketing_birthday_mmdd FROM res_partner
-                WHERE marketing_birthday_mmdd = ANY(%s) AND active""",
-                list(days_by_mmdd),
-            )
+        self.env["res.partner"].flush_model(
+            ["marketing_birthdate", "marketing_birthday_mmdd", "tz", "active"]
         )
-        rows = [
-            (pid, tz, day) for pid, tz, mmdd in self.env.cr.fetchall() for day in days_by_mmdd[mmdd]
-        ]
-        occurrences = []
-        for partner_id, tz_name, day in rows:
-            earliest, latest = _local_day_bounds(day, tz_name or self.env.user.tz)
-            if start <= earliest < end:
-                occurrences.append((partner_id, f"birthday:{day.year}", earliest, latest))
-        return occurrences
+        return yearly_occurrences(
+            self.env,
+            SQL("marketing_birthdate"),
+            start,
+            end,
+            "birthday",
+            mmdd_column=SQL("marketing_birthday_mmdd"),
+        )
 
     def _time_candidates(self, start, end, skip_decided=True):
         """This trigger's candidates whose occurrence starts in [start, end)."""
@@ -100,6 +129,24 @@ class MarketingTrigger(models.Model):
             candidates = [c for c in candidates if c.key not in decided]
         return candidates
 
+    def _evaluate_time(self, start, end, now):
+        """Decide this trigger's occurrences in [start, end); kinds that hand out their
+        occurrences in batches are asked again until they have none left."""
+        self.ensure_one()
+        Decision = self.env["marketing.trigger.decision"]
+        for _round in range(10000):
+            candidates = self._time_candidates(start, end)
+            Decision._decide_and_apply(candidates, now)
+            if self.kind not in self._batched_kinds() or not candidates:
+                return
+            # Let the batch go: decisions are written, the ORM cache need not keep them.
+            self.env.invalidate_all()
+
+    @api.model
+    def _batched_kinds(self):
+        """Time kinds whose ``_occurrences_<kind>`` return one batch of what is left."""
+        return ["segment_entered"]
+
     # ------------------------------------------------------------ scheduler
 
     @api.model
@@ -116,10 +163,7 @@ class MarketingTrigger(models.Model):
         for trigger in triggers:
             try:
                 with self.env.cr.savepoint():
-                    candidates = trigger._time_candidates(
-                        now - timedelta(days=1), now + timedelta(days=1)
-                    )
-                    self.env["marketing.trigger.decision"]._decide_and_apply(candidates, now)
+                    trigger._evaluate_time(now - timedelta(days=1), now + timedelta(days=1), now)
             except Exception as exc:  # noqa: BLE001 - one trigger must not stop the others
                 _logger.exception("Time-based trigger %s failed", trigger.id)
                 trigger.write({"state": "paused", "last_error": f"{type(exc).__name__}: {exc}"})

@@ -2,8 +2,10 @@ from datetime import timedelta
 
 from markupsafe import Markup
 from odoo import _, api, fields, models
+from odoo.tools import SQL
 
 from ..engine import Channel, Consent, PartnerFacts
+from .common import LIFECYCLE_STAGES
 
 CONSENT_FIELDS = {
     Consent.EMAIL: "marketing_consent_email",
@@ -60,14 +62,7 @@ class ResPartner(models.Model):
         help="Month * 100 + day of the birthday, so birthdays are found by index.",
     )
     marketing_lifecycle_stage = fields.Selection(
-        [
-            ("new", "New"),
-            ("onboarding", "Onboarding"),
-            ("engaged", "Engaged"),
-            ("churn_risk", "Churn risk"),
-            ("winback", "Win-back"),
-            ("lost", "Lost"),
-        ],
+        LIFECYCLE_STAGES,
         string="Lifecycle stage",
         index=True,
         help="Drives trigger filters and content variants (a churn-risk customer's "
@@ -84,6 +79,16 @@ class ResPartner(models.Model):
         tracking=True,
         help="The customer asked to be called back then: a Callback trigger gives the "
         "salesperson an activity at that moment.",
+    )
+    marketing_last_activity_at = fields.Datetime(
+        "Last activity",
+        index=True,
+        copy=False,
+        help="Last confirmed order or engagement (click, open); empty: the registration "
+        "counts. Inactivity triggers start from it.",
+    )
+    marketing_first_order_date = fields.Date(
+        "First order", copy=False, help="Date of the first confirmed order (anniversaries)."
     )
     marketing_preferred_channel = fields.Selection(
         PREFERRED_CHANNELS,
@@ -221,7 +226,37 @@ class ResPartner(models.Model):
     def create(self, vals_list):
         partners = super().create(vals_list)
         self.env["marketing.trigger"]._fire("partner_registered", partners)
+        self.env["marketing.trigger"]._fire("segment_entered", partners)
         return partners
+
+    def write(self, vals):
+        result = super().write(vals)
+        # The partner may have moved into a segment; the event cron checks after commit.
+        self.env["marketing.trigger"]._fire("segment_entered", self)
+        return result
+
+    def _marketing_record_activity(self, when=None, order=False):
+        """Note an activity (an order, an engagement) for inactivity and anniversaries,
+        in one UPDATE: it runs inside the business transaction."""
+        if not self:
+            return
+        when = when or fields.Datetime.now()
+        self.flush_recordset(["marketing_last_activity_at", "marketing_first_order_date"])
+        self.env.cr.execute(
+            SQL(
+                """UPDATE res_partner SET
+                    marketing_last_activity_at = GREATEST(marketing_last_activity_at, %s),
+                    marketing_first_order_date = CASE WHEN %s
+                        THEN COALESCE(marketing_first_order_date, %s)
+                        ELSE marketing_first_order_date END
+                WHERE id = ANY(%s)""",
+                when,
+                order,
+                when.date(),
+                self.ids,
+            )
+        )
+        self.invalidate_recordset(["marketing_last_activity_at", "marketing_first_order_date"])
 
     def action_view_marketing_decisions(self):
         self.ensure_one()

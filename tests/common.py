@@ -30,18 +30,33 @@ class MarketingTriggerCase(TransactionCase):
         cls.salesperson = new_test_user(
             cls.env, "mt_sales", groups="sales_team.group_sale_salesman", name="Sam Sales"
         )
+        # Start every test with an empty event queue (the salesperson's contact was
+        # registered above).
+        cls.process_events()
 
-    def make_partner(self, name="Ada Lovelace", email="ada@example.com", consent=True, **vals):
-        return self.Partner.create(
+    @classmethod
+    def make_partner(cls, name="Ada Lovelace", email="ada@example.com", consent=True, **vals):
+        """A contact, registered and evaluated as the event cron does after the commit."""
+        partner = cls.Partner.create(
             {"name": name, "email": email, "marketing_consent_email": consent, **vals}
         )
+        cls.process_events()
+        return partner
+
+    @classmethod
+    def process_events(cls):
+        """Run the event cron, as Odoo does once the saving transaction committed."""
+        cls.env["marketing.trigger.event"]._cron_process_events()
 
     def decisions(self, partner, trigger=None):
+        """The partner's decisions of ``trigger``, once queued events were evaluated."""
+        self.process_events()
         return self.Decision.search(
             [("partner_id", "=", partner.id), ("trigger_id", "=", (trigger or self.welcome).id)]
         )
 
     def dispatch(self):
+        self.process_events()
         self.Delivery._cron_dispatch()
 
     def welcome_mails(self, partner):

@@ -27,11 +27,9 @@ class TestAccess(MarketingTriggerCase):
         )
         cls.portal = new_test_user(cls.env, "mt_portal", groups="base.group_portal")
         cls.public = cls.env.ref("base.public_user")
-        cls.own = cls.make_partner(
-            cls, name="Own", email="own@example.com", user_id=cls.salesperson.id
-        )
+        cls.own = cls.make_partner(name="Own", email="own@example.com", user_id=cls.salesperson.id)
         cls.foreign = cls.make_partner(
-            cls, name="Foreign", email="foreign@example.com", user_id=cls.other_salesperson.id
+            name="Foreign", email="foreign@example.com", user_id=cls.other_salesperson.id
         )
 
     def test_marketing_user_reads_but_cannot_edit_triggers(self):

@@ -79,7 +79,8 @@ class TestRecordEvents(MarketingTriggerCase):
         target = "odoo.addons.marketing_trigger.models.marketing_trigger_decision.decide"
         with patch(target, side_effect=RuntimeError("engine exploded")):
             order.action_confirm()
-        self.assertEqual(order.state, "sale")
+            self.assertEqual(order.state, "sale")
+            self.process_events()
         error = self.decisions(partner, self.thanks)
         self.assertRecordValues(
             error, [{"outcome": "error", "occurrence_key": f"order:{order.id}"}]

@@ -1,0 +1,245 @@
+"""The event queue between business saves and trigger evaluation.
+
+A save (a contact registered, an order confirmed) only inserts a row here and asks for
+the event cron; Odoo notifies the cron workers *after* the transaction commits, so a
+rolled-back save never fires and the user's save pays for one INSERT, not for the
+decisions. The cron claims events with ``FOR UPDATE SKIP LOCKED``, so several workers
+share the queue, and evaluates them per kind and trigger.
+"""
+
+import hmac
+import json
+import logging
+from datetime import timedelta
+
+from odoo import api, fields, models, tools
+from odoo.tools import SQL, email_normalize
+
+_logger = logging.getLogger(__name__)
+
+EVENT_BATCH = 2000
+KEEP_INBOUND_DAYS = 30
+
+
+class MarketingTriggerEvent(models.Model):
+    _name = "marketing.trigger.event"
+    _description = "Marketing Trigger Event"
+    _order = "id desc"
+    _rec_name = "kind"
+
+    kind = fields.Char(required=True, index=True, readonly=True)
+    res_model = fields.Char("Model", required=True, readonly=True)
+    res_id = fields.Many2oneReference("Record", model_field="res_model", readonly=True)
+    trigger_id = fields.Many2one(
+        "marketing.trigger",
+        ondelete="cascade",
+        readonly=True,
+        help="Set for events meant for one trigger only (inbound webhook calls).",
+    )
+    partner_id = fields.Many2one("res.partner", ondelete="cascade", readonly=True)
+    external_ref = fields.Char(
+        "External reference",
+        readonly=True,
+        help="The caller's id of an inbound event: a second call with the same id is the "
+        "same occurrence.",
+    )
+    payload = fields.Json(readonly=True)
+    state = fields.Selection(
+        [("pending", "Pending"), ("done", "Done")],
+        default="pending",
+        required=True,
+        index=True,
+        readonly=True,
+    )
+
+    # ---------------------------------------------------------------- queue
+
+    @api.model
+    @tools.ormcache("kind", "company_id")
+    def _has_active_trigger(self, kind, company_id):
+        """Whether an active trigger of ``kind`` exists in the company (cached; the
+        cache is cleared whenever a trigger is saved)."""
+        self.env["marketing.trigger"].flush_model(["kind", "state", "active", "company_id"])
+        self.env.cr.execute(
+            SQL(
+                """SELECT 1 FROM marketing_trigger
+                WHERE kind = %s AND state = 'active' AND active AND company_id = %s LIMIT 1""",
+                kind,
+                company_id,
+            )
+        )
+        return bool(self.env.cr.rowcount)
+
+    @api.model
+    def _enqueue(self, kind, records):
+        """Queue ``records`` for the active triggers of ``kind``; evaluated after commit.
+
+        Costs one cached lookup when no trigger of the kind is active, and one INSERT
+        otherwise. Never raises: a trigger must not block the business action.
+        """
+        if not records or self.env.context.get("marketing_trigger_disable"):
+            return
+        try:
+            companies = {
+                (r.company_id.id if "company_id" in r._fields and r.company_id else None)
+                for r in records
+            }
+            company_ids = {cid or self.env.company.id for cid in companies}
+            if not any(self._has_active_trigger(kind, cid) for cid in company_ids):
+                return
+            self.env.cr.execute(
+                SQL(
+                    """INSERT INTO marketing_trigger_event
+                        (kind, res_model, res_id, state, create_uid, create_date,
+                         write_uid, write_date)
+                    SELECT %s, %s, unnest(%s::int[]), 'pending', %s, now() at time zone 'utc',
+                           %s, now() at time zone 'utc'""",
+                    kind,
+                    records._name,
+                    records.ids,
+                    self.env.uid,
+                    self.env.uid,
+                )
+            )
+            self._wake()
+        except Exception:
+            _logger.exception("Marketing events of kind %s could not be queued", kind)
+
+    @api.model
+    def _wake(self):
+        """Ask for the event cron; Odoo notifies the workers once the transaction
+        commits (and not at all if it rolls back)."""
+        self.env.ref("marketing_trigger.ir_cron_process_events")._trigger()
+
+    # ------------------------------------------------------------- inbound
+
+    @api.model
+    def _receive_inbound(self, trigger_id, secret, body):
+        """Accept one inbound call to trigger ``trigger_id``: (HTTP status, JSON answer).
+
+        Body: {"partner": {"id": 7} | {"email": "..."} | {"ref": "..."},
+        "event_id": "caller's id (optional, makes retries safe)", "payload": {...}}.
+        An unknown trigger and a wrong secret get the same answer, so callers cannot
+        probe for trigger ids.
+        """
+        trigger = self.env["marketing.trigger"].sudo().browse(trigger_id).exists()
+        expected = (trigger.webhook_secret or "") if trigger.kind == "inbound" else ""
+        # Constant-time comparison; an empty secret never matches.
+        if not (secret and expected and hmac.compare_digest(secret.encode(), expected.encode())):
+            return 403, {"error": "Unknown trigger or wrong secret."}
+        # Authenticated: from here on we act for the trigger.
+        if trigger.state != "active":
+            return 409, {"error": "The trigger is not active."}
+        try:
+            data = json.loads(body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            return 400, {"error": "The body is not valid JSON."}
+        if not isinstance(data, dict):
+            return 400, {"error": "The body must be a JSON object."}
+        reference, payload = data.get("partner"), data.get("payload", {})
+        event_ref = data.get("event_id")
+        if not isinstance(reference, dict) or not ({"id", "email", "ref"} & set(reference)):
+            return 400, {"error": 'Name the contact: "partner": {"id" | "email" | "ref": ...}.'}
+        if not isinstance(payload, dict):
+            return 400, {"error": '"payload" must be a JSON object.'}
+        if event_ref is not None and (
+            not isinstance(event_ref, str | int) or len(str(event_ref)) > 128
+        ):
+            return 400, {"error": '"event_id" must be a string of at most 128 characters.'}
+        partner = self._inbound_partner(trigger, reference)
+        if not partner:
+            return 404, {"error": "No contact matches this reference."}
+        event_ref = str(event_ref) if event_ref is not None else False
+        if event_ref:
+            known = self.sudo().search(
+                [("trigger_id", "=", trigger.id), ("external_ref", "=", event_ref)], limit=1
+            )
+            if known:
+                return 200, {"status": "duplicate", "event": known.id}
+        event = self.sudo().create(
+            {
+                "kind": "inbound",
+                "res_model": "res.partner",
+                "res_id": partner.id,
+                "partner_id": partner.id,
+                "trigger_id": trigger.id,
+                "external_ref": event_ref,
+                "payload": payload,
+            }
+        )
+        self._wake()
+        return 202, {"status": "accepted", "event": event.id}
+
+    @api.model
+    def _inbound_partner(self, trigger, reference):
+        """The one contact of the trigger's company that ``reference`` names, or none."""
+        Partner = self.env["res.partner"].sudo()
+        company = [("company_id", "in", (False, trigger.company_id.id))]
+        if reference.get("id") is not None:
+            try:
+                partner_id = int(reference["id"])
+            except (TypeError, ValueError):
+                return Partner
+            return Partner.search([("id", "=", partner_id)] + company, limit=1)
+        if reference.get("email"):
+            email = email_normalize(str(reference["email"]))
+            if not email:
+                return Partner
+            return Partner.search([("email_normalized", "=", email)] + company, order="id", limit=1)
+        if reference.get("ref"):
+            return Partner.search([("ref", "=", str(reference["ref"]))] + company, limit=1)
+        return Partner
+
+    # ------------------------------------------------------------- process
+
+    @api.model
+    def _cron_process_events(self, batch_size=EVENT_BATCH):
+        """Evaluate queued events, one batch per run; Odoo re-runs while work remains."""
+        events = self.sudo()._claim(batch_size)
+        events._process()
+        remaining = self.sudo().search_count([("state", "=", "pending")])
+        self.env["ir.cron"]._notify_progress(done=len(events), remaining=remaining)
+        self._gc_events()
+
+    @api.model
+    def _claim(self, limit):
+        """Lock up to ``limit`` pending events, oldest first, skipping those another
+        worker holds (FOR UPDATE SKIP LOCKED)."""
+        self.flush_model(["state"])
+        self.env.cr.execute(
+            SQL(
+                """SELECT id FROM marketing_trigger_event WHERE state = 'pending'
+                ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
+                limit,
+            )
+        )
+        return self.browse(row[0] for row in self.env.cr.fetchall())
+
+    def _process(self):
+        """Offer the events' records to their triggers. Failures are handled per
+        trigger (the trigger pauses; the others run); the events are consumed."""
+        Trigger = self.env["marketing.trigger"].sudo()
+        for (kind, res_model, trigger), events in self.grouped(
+            lambda e: (e.kind, e.res_model, e.trigger_id)
+        ).items():
+            if trigger:
+                # Inbound events: the event is the record (it carries the partner and
+                # the payload) and it is meant for its trigger only.
+                if trigger.state == "active":
+                    trigger._evaluate(events)
+                continue
+            records = self.env[res_model].sudo().browse(events.mapped("res_id")).exists()
+            Trigger._fire_now(kind, records)
+        keep = self.filtered("trigger_id")
+        keep.write({"state": "done"})
+        (self - keep).unlink()
+
+    @api.model
+    def _gc_events(self):
+        """Inbound events are kept a while as the record of what a caller sent."""
+        self.env.cr.execute(
+            SQL(
+                "DELETE FROM marketing_trigger_event WHERE state = 'done' AND create_date < %s",
+                fields.Datetime.now() - timedelta(days=KEEP_INBOUND_DAYS),
+            )
+        )
