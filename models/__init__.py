@@ -7,6 +7,7 @@ from . import (
     base,
     crm_lead,
     mail_activity,
+    mail_render_mixin,
     marketing_trigger,
     marketing_trigger_action,
     marketing_trigger_consent,

@@ -49,7 +49,14 @@ class MarketingTriggerDecision(models.Model):
 
     trigger_id = fields.Many2one("marketing.trigger", required=True, index=True, ondelete="cascade")
     partner_id = fields.Many2one("res.partner", required=True, index=True, ondelete="cascade")
-    company_id = fields.Many2one(related="trigger_id.company_id", store=True, index=True)
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        readonly=True,
+        index=True,
+        help="The trigger's company, set at creation (a plain column: thousands are "
+        "written per evaluation).",
+    )
     occurrence_key = fields.Char(required=True)
     outcome = fields.Selection(
         [("send", "Send"), ("defer", "Deferred"), ("suppress", "Suppressed"), ("error", "Error")],
@@ -90,6 +97,14 @@ class MarketingTriggerDecision(models.Model):
                WHERE outcome != 'error' AND reason_code != 'duplicate'"""
             )
         )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        triggers = self.env["marketing.trigger"].sudo().with_context(active_test=False)
+        for vals in vals_list:
+            if not vals.get("company_id"):
+                vals["company_id"] = triggers.browse(vals["trigger_id"]).company_id.id
+        return super().create(vals_list)
 
     # ------------------------------------------------------------------ API
 
@@ -239,13 +254,10 @@ class MarketingTriggerDecision(models.Model):
     def _apply_record_actions(self):
         """The triggers' tag, interest and stage actions, for every occurrence newly
         decided (sent, deferred or suppressed alike: the contact's situation changed)."""
-        fresh = self.filtered(
-            lambda d: d.outcome != "error"
-            and d.reason_code != "duplicate"
-            and d.trigger_id._has_record_actions()
-        )
+        fresh = self.filtered(lambda d: d.outcome != "error" and d.reason_code != "duplicate")
         for trigger, decisions in fresh.grouped("trigger_id").items():
-            trigger._apply_record_actions(decisions.partner_id)
+            if trigger._has_record_actions():
+                trigger._apply_record_actions(decisions.partner_id)
 
     @api.model
     def _values(self, result, now):
@@ -325,13 +337,26 @@ class MarketingTriggerDecision(models.Model):
         """What the engine needs to know of each partner, read in one batch."""
         partners = self.env["res.partner"].sudo().with_context(active_test=False)
         partners = partners.browse(sorted(partner_ids)).exists()
-        blacklisted = set(
-            self.env["mail.blacklist"]
-            .sudo()
-            .search([("email", "in", [e for e in partners.mapped("email_normalized") if e])])
-            .mapped("email")
-        )
+        blacklisted = self._blacklisted_emails(partners.mapped("email_normalized"))
         return {partner.id: partner._marketing_facts(blacklisted) for partner in partners}
+
+    @api.model
+    def _blacklisted_emails(self, emails):
+        """The blacklisted addresses among ``emails``. A join on the unnested array lets
+        PostgreSQL use the unique index (an IN list of similar addresses — all at one
+        domain — makes it pick the trigram index, about 6 ms per address)."""
+        emails = sorted({e for e in emails if e})
+        if not emails:
+            return set()
+        self.env["mail.blacklist"].flush_model(["email", "active"])
+        self.env.cr.execute(
+            SQL(
+                """SELECT b.email FROM unnest(%s::varchar[]) AS e(email)
+                JOIN mail_blacklist b ON b.email = e.email WHERE b.active""",
+                emails,
+            )
+        )
+        return {row[0] for row in self.env.cr.fetchall()}
 
     # -------------------------------------------------------------- actions
 

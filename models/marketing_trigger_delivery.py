@@ -33,7 +33,14 @@ class MarketingTriggerDelivery(models.Model):
     )
     trigger_id = fields.Many2one("marketing.trigger", required=True, index=True, ondelete="cascade")
     partner_id = fields.Many2one("res.partner", required=True, index=True, ondelete="cascade")
-    company_id = fields.Many2one(related="trigger_id.company_id", store=True, index=True)
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        readonly=True,
+        index=True,
+        help="The trigger's company, set at creation (a plain column: thousands are "
+        "written per evaluation).",
+    )
     occurrence_key = fields.Char(required=True)
     channel = fields.Selection(CHANNEL_SELECTION, required=True)
     state = fields.Selection(
@@ -61,6 +68,14 @@ class MarketingTriggerDelivery(models.Model):
             "This occurrence of the trigger was already delivered to this partner.",
         ),
     ]
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        triggers = self.env["marketing.trigger"].sudo().with_context(active_test=False)
+        for vals in vals_list:
+            if not vals.get("company_id"):
+                vals["company_id"] = triggers.browse(vals["trigger_id"]).company_id.id
+        return super().create(vals_list)
 
     @api.model
     def _create_for(self, decisions):
@@ -170,7 +185,11 @@ class MarketingTriggerDelivery(models.Model):
             return
         try:
             with self.env.cr.savepoint():
-                mails = template.sudo().send_mail_batch(self.partner_id.ids)
+                mails = (
+                    template.sudo()
+                    .with_context(marketing_trigger_batch_render=True)
+                    .send_mail_batch(self.partner_id.ids)
+                )
                 self._mark_sent(mails)
         except Exception:  # noqa: BLE001 - isolate the one delivery that breaks
             if len(self) == 1:

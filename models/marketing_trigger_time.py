@@ -6,9 +6,11 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from odoo import _, api, fields, models
-from odoo.tools import SQL
+from odoo.tools import SQL, split_every
 
 _logger = logging.getLogger(__name__)
+
+DECIDE_BATCH = 5000  # candidates decided and written per round trip
 
 
 def _is_leap(year):
@@ -136,7 +138,8 @@ class MarketingTrigger(models.Model):
         Decision = self.env["marketing.trigger.decision"]
         for _round in range(10000):
             candidates = self._time_candidates(start, end)
-            Decision._decide_and_apply(candidates, now)
+            for batch in split_every(DECIDE_BATCH, candidates, list):
+                Decision._decide_and_apply(batch, now)
             if self.kind not in self._batched_kinds() or not candidates:
                 return
             # Let the batch go: decisions are written, the ORM cache need not keep them.

@@ -35,6 +35,7 @@ class TestPreviewAndCounters(MarketingTriggerCase):
         self.assertFalse(self.Decision.search([("trigger_id", "=", segment.id)]), "dry run")
 
     def test_counters_fired_suppressed_by_reason_sent_opened_clicked(self):
+        self.dispatch()  # what earlier set-ups queued goes out first
         before, sent_before = self.welcome.fired_count, self.welcome.delivered_count
         reader = self.make_partner("Reader", "reader@example.com")
         self.make_partner("Skipper", "skipper@example.com")

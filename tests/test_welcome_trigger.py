@@ -10,6 +10,35 @@ from .common import MarketingTriggerCase
 
 @tagged("post_install", "-at_install")
 class TestWelcomeTrigger(MarketingTriggerCase):
+    def test_a_batch_is_rendered_for_each_recipient_in_their_language(self):
+        """The dispatcher compiles a template once per batch: each email must still be
+        the recipient's own, as Odoo's per-record rendering would make it."""
+        self.env["res.lang"]._activate_lang("de_DE")
+        self.welcome.mail_template_id.with_context(lang="de_DE").subject = (
+            "Willkommen, {{ object.name }}"
+        )
+        names = ["Ada Lovelace", "Grace Hopper", "Katherine Johnson", "Emmy Noether"]
+        partners = self.Partner.create(
+            [
+                {
+                    "name": name,
+                    "email": f"{name.split()[0].lower()}@example.com",
+                    "marketing_consent_email": True,
+                    "lang": "de_DE" if name == "Emmy Noether" else "en_US",
+                }
+                for name in names
+            ]
+        )
+        self.dispatch()
+        for partner in partners:
+            mail = self.env["mail.mail"].search([("recipient_ids", "in", partner.ids)])
+            self.assertEqual(len(mail), 1)
+            self.assertIn(f"Hello {partner.name},", mail.body_html)
+            others = [n for n in names if n != partner.name]
+            self.assertFalse([n for n in others if n in mail.body_html])
+            expected = "Willkommen" if partner.lang == "de_DE" else "Welcome"
+            self.assertIn(expected, mail.subject)
+
     def test_consenting_new_contact_gets_one_welcome_email(self):
         partner = self.make_partner()
         decision = self.decisions(partner)
