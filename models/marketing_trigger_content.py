@@ -57,6 +57,33 @@ class MarketingTriggerContent(models.AbstractModel):
                         name=record.name,
                     )
                 )
+            if record.mail_template_id:
+                error = record._mail_template_error(record.mail_template_id)
+                if error:
+                    raise ValidationError(
+                        _(
+                            "The email template '%(template)s' of %(what)s '%(name)s' cannot "
+                            "be rendered: %(error)s",
+                            template=record.mail_template_id.display_name,
+                            what=record._description,
+                            name=record.name,
+                            error=error,
+                        )
+                    )
+
+    @api.model
+    def _mail_template_error(self, template):
+        """Render the template's subject and body for one contact (the company's own, as
+        a sample, without sending anything); the error a user must fix, or None."""
+        sample = self.env.company.partner_id
+        try:
+            with self.env.cr.savepoint():
+                template = template.sudo()
+                for field_name in ("subject", "body_html"):
+                    template._render_field(field_name, sample.ids)
+        except Exception as exc:  # noqa: BLE001 - any failure is a template to fix
+            return f"{type(exc).__name__}: {exc}"
+        return None
 
     @api.constrains(*TEXT_FIELDS)
     def _check_texts(self):

@@ -11,6 +11,13 @@ from .common import CHANNEL_SELECTION
 _logger = logging.getLogger(__name__)
 
 DISPATCH_BATCH = 500
+# Occurrence key prefix -> the model of the record it names (activities go there).
+OCCURRENCE_MODELS = {
+    "order": "sale.order",
+    "quotation": "sale.order",
+    "lead_won": "crm.lead",
+    "lead_lost": "crm.lead",
+}
 
 
 class MarketingTriggerDelivery(models.Model):
@@ -270,16 +277,30 @@ class MarketingTriggerDelivery(models.Model):
             sent.write({"state": "sent", "sent_at": fields.Datetime.now()})
             self.env.ref("sms.ir_cron_sms_scheduler_action")._trigger()
 
+    def _occurrence_record(self):
+        """The business record the occurrence is about (the order of "order:42", the
+        lead of "lead_won:7"), or the partner."""
+        prefix, _sep, ref = (self.occurrence_key or "").partition(":")
+        model = OCCURRENCE_MODELS.get(prefix)
+        if model and ref.isdigit() and model in self.env:
+            record = self.env[model].sudo().browse(int(ref)).exists()
+            if record:
+                return record
+        return self.partner_id
+
     def _schedule_activities(self):
-        """A call activity for the partner's salesperson, saying why and by when."""
+        """A call activity for the salesperson of the order or lead the occurrence is
+        about, else the partner's, on that record, saying why and by when."""
         today = fields.Date.context_today(self)
-        model_id = self.env["ir.model"]._get_id("res.partner")
         for delivery in self:
+            record = delivery._occurrence_record()
+            model_id = self.env["ir.model"]._get_id(record._name)
             trigger = delivery.trigger_id
             summary = delivery._render(delivery._content("activity_summary") or trigger.name)
             if summary is None:
                 continue
-            user = delivery.partner_id.user_id or trigger.activity_user_id
+            owner = record.user_id if "user_id" in record._fields else record.browse()
+            user = owner or delivery.partner_id.user_id or trigger.activity_user_id
             if not user:
                 delivery._cancel(
                     _(
@@ -295,7 +316,7 @@ class MarketingTriggerDelivery(models.Model):
                 .create(
                     {
                         "res_model_id": model_id,
-                        "res_id": delivery.partner_id.id,
+                        "res_id": record.id,
                         "activity_type_id": trigger.activity_type_id.id
                         or self.env.ref("mail.mail_activity_data_call").id,
                         "summary": summary,

@@ -92,3 +92,40 @@ class TestRecordEvents(MarketingTriggerCase):
         self.assertRecordValues(
             retried, [{"outcome": "send", "occurrence_key": f"order:{order.id}"}]
         )
+
+    def test_a_lost_deal_gives_the_leads_salesperson_a_call_on_the_lead(self):
+        callback = self.env["marketing.trigger"].create(
+            {
+                "name": "Ask why we lost",
+                "kind": "lead_lost",
+                "channel": "phone",
+                "message_class": "service",
+                "activity_summary": "Ask {{ partner.first_name }} why we lost the deal",
+            }
+        )
+        callback.action_activate()
+        account_manager = self.env["res.users"].create(
+            {"name": "Account Manager", "login": "mt_am", "email": "am@example.com"}
+        )
+        partner = self.make_partner(
+            mobile="+49 171 2345678",
+            country_id=self.env.ref("base.de").id,
+            user_id=self.salesperson.id,
+        )
+        lead = self.env["crm.lead"].create(
+            {
+                "name": "Seminar deal",
+                "partner_id": partner.id,
+                "type": "opportunity",
+                "user_id": account_manager.id,
+            }
+        )
+        lead.action_set_lost()
+        self.dispatch()
+        activity = self.env["mail.activity"].search(
+            [("res_model", "=", "crm.lead"), ("res_id", "=", lead.id)]
+        )
+        self.assertRecordValues(
+            activity,
+            [{"user_id": account_manager.id, "summary": "Ask Ada why we lost the deal"}],
+        )

@@ -14,9 +14,9 @@ class TestWelcomeTrigger(MarketingTriggerCase):
         """The dispatcher compiles a template once per batch: each email must still be
         the recipient's own, as Odoo's per-record rendering would make it."""
         self.env["res.lang"]._activate_lang("de_DE")
-        self.welcome.mail_template_id.with_context(lang="de_DE").subject = (
-            "Willkommen, {{ object.name }}"
-        )
+        self.welcome.mail_template_id.with_context(
+            lang="de_DE"
+        ).subject = "Willkommen, {{ object.name }}"
         names = ["Ada Lovelace", "Grace Hopper", "Katherine Johnson", "Emmy Noether"]
         partners = self.Partner.create(
             [
@@ -212,3 +212,15 @@ class TestWelcomeTrigger(MarketingTriggerCase):
         )
         with self.assertRaises(ValidationError):
             self.welcome.mail_template_id = order_template
+
+    def test_a_template_that_cannot_render_is_refused_at_save(self):
+        broken = self.env["mail.template"].create(
+            {
+                "name": "Broken",
+                "model_id": self.env.ref("base.model_res_partner").id,
+                "subject": "Hello",
+                "body_html": "<p>Hi <t t-out='object.no_such_field'/></p>",
+            }
+        )
+        with self.assertRaisesRegex(ValidationError, "no_such_field"):
+            self.welcome.mail_template_id = broken
