@@ -21,8 +21,11 @@ class MarketingTrigger(models.Model):
         help="The contact's date the trigger is relative to, e.g. a contract end date.",
     )
     date_offset_days = fields.Integer(
-        "Offset (days)",
-        help="Negative: before the date (-30: thirty days before); " "positive: after it.",
+        "Offset",
+        help="Negative: before the date (-30: thirty days before); positive: after it.",
+    )
+    date_offset_unit = fields.Selection(
+        [("days", "Days"), ("hours", "Hours")], string="Offset unit", default="days"
     )
 
     @api.model
@@ -61,7 +64,11 @@ class MarketingTrigger(models.Model):
         """Contacts whose date plus the offset falls in [start, end); key date:<field>:<day>."""
         self.ensure_one()
         field = self.date_field_id
-        offset = timedelta(days=self.date_offset_days)
+        offset = (
+            timedelta(hours=self.date_offset_days)
+            if self.date_offset_unit == "hours"
+            else timedelta(days=self.date_offset_days)
+        )
         column = SQL.identifier(field.name)
         self.env["res.partner"].flush_model([field.name, "active"])
         self.env.cr.execute(

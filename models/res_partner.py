@@ -87,6 +87,9 @@ class ResPartner(models.Model):
         help="Last confirmed order or engagement (click, open); empty: the registration "
         "counts. Inactivity triggers start from it.",
     )
+    marketing_last_order_at = fields.Datetime(
+        "Last order", copy=False, help="When the last order was confirmed (date triggers)."
+    )
     marketing_first_order_date = fields.Date(
         "First order", copy=False, help="Date of the first confirmed order (anniversaries)."
     )
@@ -241,22 +244,32 @@ class ResPartner(models.Model):
         if not self:
             return
         when = when or fields.Datetime.now()
-        self.flush_recordset(["marketing_last_activity_at", "marketing_first_order_date"])
+        fnames = [
+            "marketing_last_activity_at",
+            "marketing_first_order_date",
+            "marketing_last_order_at",
+        ]
+        self.flush_recordset(fnames)
         self.env.cr.execute(
             SQL(
                 """UPDATE res_partner SET
                     marketing_last_activity_at = GREATEST(marketing_last_activity_at, %s),
                     marketing_first_order_date = CASE WHEN %s
                         THEN COALESCE(marketing_first_order_date, %s)
-                        ELSE marketing_first_order_date END
+                        ELSE marketing_first_order_date END,
+                    marketing_last_order_at = CASE WHEN %s
+                        THEN GREATEST(marketing_last_order_at, %s)
+                        ELSE marketing_last_order_at END
                 WHERE id = ANY(%s)""",
                 when,
                 order,
                 when.date(),
+                order,
+                when,
                 self.ids,
             )
         )
-        self.invalidate_recordset(["marketing_last_activity_at", "marketing_first_order_date"])
+        self.invalidate_recordset(fnames)
 
     def action_view_marketing_decisions(self):
         self.ensure_one()

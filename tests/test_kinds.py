@@ -133,6 +133,22 @@ class TestTimeKinds(MarketingTriggerCase):
         self.assertFalse(self.decisions(again, toner), "bought again since: not yet")
         self.assertFalse(self.decisions(paper_only, toner))
 
+    @freeze_time(NOW)
+    def test_hours_after_the_last_order(self):
+        field = self.env["ir.model.fields"]._get("res.partner", "marketing_last_order_at")
+        review = self.trigger(
+            kind="date_offset",
+            date_field_id=field.id,
+            date_offset_days=3,
+            date_offset_unit="hours",
+        )
+        buyer = self.make_partner("Buyer", "buyer@example.com")
+        self.order(buyer, self.paper, NOW - timedelta(hours=2))
+        self.assertEqual(buyer.marketing_last_order_at, NOW - timedelta(hours=2))
+        self.run_time_triggers()
+        decision = self.decisions(buyer, review)
+        self.assertEqual(decision.send_at, NOW + timedelta(hours=1), "three hours after")
+
     def test_lifecycle_needs_a_category(self):
         with self.assertRaisesRegex(ValidationError, "product category"):
             self.Trigger.create({"name": "Toner", "kind": "lifecycle_product"})
