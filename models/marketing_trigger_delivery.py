@@ -2,6 +2,7 @@ import logging
 from datetime import timedelta
 
 from odoo import _, api, fields, models
+from odoo.tools import SQL
 
 from ..engine import Candidate, Channel, MessageClass
 from ..engine.rules import channel_refusal
@@ -190,6 +191,16 @@ class MarketingTriggerDelivery(models.Model):
         if not template:
             self._cancel(_("The trigger has no template."), state="failed")
             return
+        seen, repeated = set(), self.browse()
+        for delivery in self:
+            if delivery.partner_id.id in seen:
+                repeated |= delivery
+            seen.add(delivery.partner_id.id)
+        if repeated:
+            # Two triggers sharing a template reach one partner: one email each.
+            (self - repeated)._send_emails(template)
+            repeated._send_emails(template)
+            return
         try:
             with self.env.cr.savepoint():
                 mails = (
@@ -197,7 +208,11 @@ class MarketingTriggerDelivery(models.Model):
                     .with_context(marketing_trigger_batch_render=True)
                     .send_mail_batch(self.partner_id.ids)
                 )
-                self._mark_sent(mails)
+                # Odoo groups the batch by language: match the emails by recipient.
+                by_partner = {mail.res_id: mail for mail in mails}
+                self._mark_sent(
+                    self.env["mail.mail"].concat(*(by_partner[d.partner_id.id] for d in self))
+                )
         except Exception:  # noqa: BLE001 - isolate the one delivery that breaks
             if len(self) == 1:
                 _logger.exception("Delivery %s could not be rendered", self.id)
@@ -379,6 +394,25 @@ class MarketingTriggerDelivery(models.Model):
         self.touch_ids.unlink()
 
     def _mark_sent(self, mails):
+        """Mark the deliveries sent, each with its email, in one UPDATE (a batch is
+        hundreds of rows with a different mail_id each)."""
+        if len(self) != len(mails):
+            raise ValueError("one email per delivery expected")
         now = fields.Datetime.now()
-        for delivery, mail in zip(self, mails, strict=True):
-            delivery.write({"state": "sent", "sent_at": now, "mail_id": mail.id})
+        fnames = ["state", "sent_at", "mail_id", "write_date", "write_uid"]
+        self.flush_recordset(fnames)
+        self.env.cr.execute(
+            SQL(
+                """UPDATE marketing_trigger_delivery d
+                SET state = 'sent', sent_at = %s, mail_id = m.mail_id,
+                    write_date = %s, write_uid = %s
+                FROM unnest(%s::int[], %s::int[]) AS m(id, mail_id)
+                WHERE d.id = m.id""",
+                now,
+                now,
+                self.env.uid,
+                self.ids,
+                mails.ids,
+            )
+        )
+        self.invalidate_recordset(fnames)

@@ -25,7 +25,7 @@ class TestInstall(TransactionCase):
         self.assertIn(welcome.state, ("draft", "active"))  # demo data activates it
 
     def test_every_model_has_access_rules(self):
-        ours = self.env["ir.model"].search([("model", "=like", "marketing.trigger%")])
+        ours = self.env["ir.model"].search([("model", "=like", "marketing.%")])
         # Abstract models (mixins) have no table and take no access rules.
         ours = ours.filtered(lambda m: not self.env[m.model]._abstract)
         self.assertGreaterEqual(len(ours), 12)

@@ -33,6 +33,7 @@ class TestWelcomeTrigger(MarketingTriggerCase):
         for partner in partners:
             mail = self.env["mail.mail"].search([("recipient_ids", "in", partner.ids)])
             self.assertEqual(len(mail), 1)
+            self.assertEqual(self.decisions(partner).delivery_ids.mail_id, mail)
             self.assertIn(f"Hello {partner.name},", mail.body_html)
             others = [n for n in names if n != partner.name]
             self.assertFalse([n for n in others if n in mail.body_html])
