@@ -28,6 +28,7 @@
         "views/marketing_trigger_forecast_views.xml",
         "views/marketing_trigger_preview_views.xml",
         "views/marketing_price_watch_views.xml",
+        "views/marketing_trigger_tracking_templates.xml",
         "views/res_partner_views.xml",
         "views/marketing_trigger_menus.xml",
     ],

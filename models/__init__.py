@@ -26,6 +26,7 @@ from . import (
     marketing_trigger_time,
     marketing_trigger_topic,
     marketing_trigger_touch,
+    marketing_trigger_tracking,
     marketing_trigger_variant,
     res_partner,
     sale_order,

@@ -9,6 +9,7 @@ SOURCES = [
     ("double_opt_in", "Double opt-in"),
     ("salesperson", "Salesperson"),
     ("preference_page", "Preference page"),
+    ("unsubscribe", "Unsubscribe link"),
     ("api", "API"),
 ]
 

@@ -29,6 +29,7 @@ REASONS = [
     ("capped", "Frequency cap"),
     ("inactive", "Trigger paused"),
     ("actions", "Actions only (no message)"),
+    ("topic_optout", "Opted out of the topic"),
     ("error", "Error"),
 ]
 
@@ -130,6 +131,13 @@ class MarketingTriggerDecision(models.Model):
 
     def _decide_once(self, candidates, now, redecide=None):
         redecide = redecide or self.browse()
+        opted_out = self._topic_optouts(candidates)
+        if opted_out:
+            candidates = [c for c in candidates if c not in opted_out]
+            decisions = self._suppress_opted_out(opted_out, now, redecide)
+            if not candidates:
+                return decisions
+            return decisions | self._decide_once(candidates, now, redecide)
         actions_only = [c for c in candidates if not c.channels]
         if actions_only:
             candidates = [c for c in candidates if c.channels]
@@ -224,6 +232,53 @@ class MarketingTriggerDecision(models.Model):
             self.env["marketing.trigger.delivery"].sudo()._create_for(sends)
         created._apply_record_actions()
         return decisions
+
+    @api.model
+    def _topic_optouts(self, candidates):
+        """The marketing candidates whose topic the partner opted out of."""
+        topical = [c for c in candidates if c.topic and c.message_class.value != "service"]
+        if not topical:
+            return []
+        self.env["res.partner"].flush_model(["marketing_topic_optout_ids"])
+        self.env.cr.execute(
+            SQL(
+                """SELECT res_partner_id, marketing_trigger_topic_id FROM marketing_topic_optout_rel
+                WHERE res_partner_id = ANY(%s)""",
+                list({c.partner_id for c in topical}),
+            )
+        )
+        optouts = {(pid, str(tid)) for pid, tid in self.env.cr.fetchall()}
+        return [c for c in topical if (c.partner_id, c.topic) in optouts]
+
+    def _suppress_opted_out(self, candidates, now, redecide):
+        """Suppress, with the reason, what the partner said they do not want."""
+        decided = self._decided_keys(candidates) - {
+            (d.trigger_id.id, d.partner_id.id, d.occurrence_key) for d in redecide
+        }
+        pending = {(d.trigger_id.id, d.partner_id.id, d.occurrence_key): d for d in redecide}
+        decisions, values = self.browse(), []
+        for candidate in candidates:
+            if candidate.key in decided:
+                continue
+            vals = {
+                "trigger_id": candidate.trigger_id,
+                "partner_id": candidate.partner_id,
+                "occurrence_key": candidate.occurrence_key,
+                "outcome": "suppress",
+                "reason_code": "topic_optout",
+                "explanation": _("The partner opted out of this topic on their preference page."),
+                "decided_at": now,
+                "earliest": candidate.earliest or False,
+                "latest": candidate.latest or False,
+                "send_at": False,
+            }
+            existing = pending.get(candidate.key)
+            if existing:
+                existing.sudo().write(vals)
+                decisions |= existing
+            else:
+                values.append(vals)
+        return decisions | self.sudo().create(values)
 
     def _apply_actions_only(self, candidates, now):
         """Triggers without a message: no engine (nothing is sent, so no cap, window or

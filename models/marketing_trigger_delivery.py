@@ -155,6 +155,16 @@ class MarketingTriggerDelivery(models.Model):
                     )
                 )
                 continue
+            topic = trigger.topic_id
+            if (
+                topic
+                and trigger.message_class != "service"
+                and topic in delivery.partner_id.marketing_topic_optout_ids
+            ):
+                delivery._cancel(
+                    _("Not sent: the partner opted out of the topic %(topic)s.", topic=topic.name)
+                )
+                continue
             refusal = channel_refusal(
                 Channel(delivery.channel), delivery._candidate(), facts[delivery.partner_id.id]
             )

@@ -10,6 +10,7 @@ class MarketingTriggerTopic(models.Model):
     _order = "name"
 
     name = fields.Char(required=True, translate=True)
+    description = fields.Char(translate=True, help="Shown to customers on their preference page.")
     active = fields.Boolean(default=True)
 
     _sql_constraints = [("name_uniq", "UNIQUE(name)", "A topic with this name already exists.")]

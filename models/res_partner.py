@@ -93,6 +93,13 @@ class ResPartner(models.Model):
     marketing_first_order_date = fields.Date(
         "First order", copy=False, help="Date of the first confirmed order (anniversaries)."
     )
+    marketing_topic_optout_ids = fields.Many2many(
+        "marketing.trigger.topic",
+        "marketing_topic_optout_rel",
+        string="Opted out of topics",
+        help="Marketing about these topics does not reach the contact (set on their "
+        "preference page).",
+    )
     marketing_preferred_channel = fields.Selection(
         PREFERRED_CHANNELS,
         string="Preferred channel",

@@ -12,6 +12,7 @@ from . import (
     test_preview,
     test_record_events,
     test_time_triggers,
+    test_tracking,
     test_variants,
     test_welcome_trigger,
 )

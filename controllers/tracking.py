@@ -1,0 +1,139 @@
+"""Routes the customer's mail client and browser call: click, open pixel, one-click
+unsubscribe. Each checks a signed token (in the model method) before anything else;
+unknown, malformed or forged tokens get a friendly 404, never a 500, and a click only
+ever redirects to the URL stored for its link (no open redirect)."""
+
+import base64
+
+from odoo import http
+from odoo.http import request
+
+# A transparent 1x1 GIF.
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+TOKEN = "<string:token>"
+
+
+def _not_found():
+    return request.render(
+        "marketing_trigger.tracking_page",
+        {
+            "title": "This link is not valid",
+            "message": "The link may be incomplete or may have expired. "
+            "Please check that you copied the whole address.",
+        },
+        status=404,
+    )
+
+
+class MarketingTriggerTracking(http.Controller):
+    @http.route(
+        f"/mt/c/<int:delivery_id>/<int:link_id>/{TOKEN}",
+        type="http",
+        auth="public",
+        methods=["GET", "HEAD"],
+        csrf=False,
+        save_session=False,
+    )
+    def click(self, delivery_id, link_id, token, **_kwargs):
+        url = request.env["marketing.trigger.engagement"]._record(
+            "click",
+            delivery_id,
+            token,
+            link_id=link_id,
+            user_agent=request.httprequest.user_agent.string,
+            method=request.httprequest.method,
+        )
+        if not url:
+            return _not_found()
+        return request.redirect(url, code=303, local=False)
+
+    @http.route(
+        f"/mt/o/<int:delivery_id>/{TOKEN}.gif",
+        type="http",
+        auth="public",
+        methods=["GET", "HEAD"],
+        csrf=False,
+        save_session=False,
+    )
+    def open_pixel(self, delivery_id, token, **_kwargs):
+        try:
+            request.env["marketing.trigger.engagement"]._record(
+                "open",
+                delivery_id,
+                token,
+                user_agent=request.httprequest.user_agent.string,
+                method=request.httprequest.method,
+            )
+        except Exception:  # noqa: BLE001 - the pixel is always answered
+            request.env.cr.rollback()
+        return request.make_response(
+            PIXEL,
+            headers=[
+                ("Content-Type", "image/gif"),
+                ("Cache-Control", "no-store, max-age=0"),
+                ("Content-Length", str(len(PIXEL))),
+            ],
+        )
+
+    @http.route(
+        f"/mt/u/<int:delivery_id>/{TOKEN}",
+        type="http",
+        auth="public",
+        methods=["GET", "POST"],
+        csrf=False,
+        save_session=False,
+    )
+    def unsubscribe(self, delivery_id, token, **_kwargs):
+        Delivery = request.env["marketing.trigger.delivery"]
+        delivery = Delivery._unsubscribe_target(delivery_id, token)
+        if not delivery:
+            return _not_found()
+        if request.httprequest.method == "POST":
+            # RFC 8058: the mail client POSTs "List-Unsubscribe=One-Click"; the page's
+            # own button posts the same. No login, no CSRF token: the URL is signed.
+            agent = request.httprequest.user_agent.string or ""
+            delivery._unsubscribe(f"One-click unsubscribe, delivery {delivery.id}, {agent[:200]}")
+            return request.render(
+                "marketing_trigger.tracking_page",
+                {
+                    "title": "You are unsubscribed",
+                    "message": "You will no longer receive marketing emails from us. "
+                    "Service messages about your orders and bookings still reach you.",
+                },
+            )
+        return request.render(
+            "marketing_trigger.tracking_page",
+            {
+                "title": "Unsubscribe from marketing emails?",
+                "message": f"Emails to {delivery.partner_id.email or ''} will stop.",
+                "action": request.httprequest.path,
+                "preferences_url": delivery._preferences_url(),
+            },
+        )
+
+    @http.route(
+        f"/mt/p/<int:delivery_id>/{TOKEN}",
+        type="http",
+        auth="public",
+        methods=["GET", "POST"],
+        csrf=False,
+        save_session=False,
+    )
+    def preferences(self, delivery_id, token, **form):
+        """The customer's preference page: channels and topics. The signed URL is the
+        authentication (the customer has no login); every change is a consent proof."""
+        Delivery = request.env["marketing.trigger.delivery"]
+        delivery = Delivery._preferences_target(delivery_id, token)
+        if not delivery:
+            return _not_found()
+        saved = False
+        if request.httprequest.method == "POST":
+            agent = request.httprequest.user_agent.string or ""
+            delivery._save_preferences(
+                form, f"Preference page, delivery {delivery.id}, {agent[:200]}"
+            )
+            saved = True
+        return request.render(
+            "marketing_trigger.preferences_page",
+            dict(delivery._preferences_values(), saved=saved, action=request.httprequest.path),
+        )

@@ -1,0 +1,361 @@
+"""Per-recipient tracking of the emails this addon sends: every link is rewritten to a
+signed click URL and an open pixel is added when the email goes out (as Odoo's mass
+mailing does it, in ``mail.mail._prepare_outgoing_body``); every marketing email
+carries RFC 8058 one-click unsubscribe headers. Opens and clicks are recorded with
+the class of the user agent; machine traffic is kept but flagged and does not count
+as engagement."""
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from odoo import _, api, fields, models, tools
+from odoo.exceptions import ValidationError
+from odoo.tools import SQL
+
+from ..engine.tracking import classify, sign, verify
+
+SECRET_PARAM = "marketing_trigger.tracking_secret"
+RETENTION_PARAM = "marketing_trigger.engagement_retention_days"
+DEFAULT_RETENTION_DAYS = 180
+# In a template: <a href="/mt/preferences"> (made absolute by Odoo) becomes the
+# recipient's own signed preference page.
+PREFERENCES_PLACEHOLDER = "/mt/preferences"
+# <a ... href="http(s)://..."> in an email body (quoted with " or ').
+HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"'\s>]+)\2""", re.IGNORECASE)
+UA_CLASSES = [
+    ("human", "Person"),
+    ("head", "HEAD request (link checker)"),
+    ("empty", "No user agent"),
+    ("apple_mpp", "Apple Mail privacy prefetch"),
+    ("proxy", "Mail image proxy"),
+    ("scanner", "Security scanner or bot"),
+    ("fast", "Clicked within seconds of sending"),
+]
+
+
+def _valid_url(url):
+    parts = urlsplit(url or "")
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+class MarketingTriggerLink(models.Model):
+    """A destination URL found in an email: clicks redirect only to this stored URL."""
+
+    _name = "marketing.trigger.link"
+    _description = "Tracked Link"
+    _rec_name = "url"
+
+    url = fields.Char(required=True, readonly=True)
+    url_hash = fields.Char(required=True, readonly=True, index=True)
+    click_count = fields.Integer(compute="_compute_click_count")
+
+    _sql_constraints = [("url_hash_uniq", "UNIQUE(url_hash)", "This URL is already tracked.")]
+
+    @api.constrains("url")
+    def _check_url(self):
+        for link in self:
+            if not _valid_url(link.url):
+                raise ValidationError(_("Only http and https links are tracked: %s", link.url))
+
+    def _compute_click_count(self):
+        counts = dict(
+            self.env["marketing.trigger.engagement"]._read_group(
+                [("link_id", "in", self.ids), ("kind", "=", "click"), ("is_machine", "=", False)],
+                ["link_id"],
+                ["__count"],
+            )
+        )
+        for link in self:
+            link.click_count = counts.get(link, 0)
+
+    @api.model
+    def _get_or_create(self, urls):
+        """{url: link id} for ``urls`` (valid http(s) only), safe under concurrency."""
+        urls = sorted({u for u in urls if _valid_url(u)})
+        if not urls:
+            return {}
+        hashes = [hashlib.sha256(u.encode()).hexdigest() for u in urls]
+        self.env.cr.execute(
+            SQL(
+                """INSERT INTO marketing_trigger_link
+                    (url, url_hash, create_uid, create_date, write_uid, write_date)
+                SELECT u, h, %s, now() at time zone 'utc', %s, now() at time zone 'utc'
+                FROM unnest(%s::varchar[], %s::varchar[]) AS t(u, h)
+                ON CONFLICT (url_hash) DO NOTHING""",
+                self.env.uid,
+                self.env.uid,
+                urls,
+                hashes,
+            )
+        )
+        self.env.cr.execute(
+            SQL(
+                "SELECT url, id FROM marketing_trigger_link WHERE url_hash = ANY(%s)",
+                hashes,
+            )
+        )
+        return dict(self.env.cr.fetchall())
+
+
+class MarketingTriggerEngagement(models.Model):
+    """One open or click: who, which email, which link, when, and what kind of client.
+    Kept for the retention period, then counted into the delivery and deleted."""
+
+    _name = "marketing.trigger.engagement"
+    _description = "Email Engagement"
+    _order = "date desc, id desc"
+    _rec_name = "kind"
+
+    delivery_id = fields.Many2one(
+        "marketing.trigger.delivery", required=True, index=True, ondelete="cascade"
+    )
+    partner_id = fields.Many2one("res.partner", required=True, index=True, ondelete="cascade")
+    trigger_id = fields.Many2one(related="delivery_id.trigger_id", store=True, index=True)
+    company_id = fields.Many2one(related="delivery_id.company_id", store=True)
+    link_id = fields.Many2one("marketing.trigger.link", ondelete="set null", index=True)
+    kind = fields.Selection([("open", "Open"), ("click", "Click")], required=True)
+    date = fields.Datetime(required=True, default=fields.Datetime.now, index=True)
+    user_agent_class = fields.Selection(UA_CLASSES, required=True, default="human")
+    is_machine = fields.Boolean(
+        index=True, help="A privacy proxy, scanner or prefetch, not a person: kept, not counted."
+    )
+
+    # ------------------------------------------------------------- secret
+
+    @api.model
+    def _secret(self):
+        """The per-database tracking secret, created on first use."""
+        params = self.env["ir.config_parameter"].sudo()
+        secret = params.get_param(SECRET_PARAM)
+        if not secret:
+            secret = secrets.token_urlsafe(32)
+            params.set_param(SECRET_PARAM, secret)
+        return secret.encode()
+
+    # -------------------------------------------------------------- record
+
+    @api.model
+    def _record(self, kind, delivery_id, token, link_id=None, user_agent=None, method="GET"):
+        """Record an open or a click if ``token`` is valid for it; returns the link's
+        URL for a valid click, True for a valid open, None otherwise. Called by the
+        public routes: the check comes first, the superuser work after it."""
+        Delivery = self.env["marketing.trigger.delivery"].sudo()
+        delivery = Delivery.browse(delivery_id).exists()
+        if not delivery:
+            return None
+        secret = self._secret()
+        if kind == "click":
+            if not verify(secret, token, "click", delivery.id, link_id, delivery.partner_id.id):
+                return None
+            link = self.env["marketing.trigger.link"].sudo().browse(link_id).exists()
+            if not link:
+                return None
+        else:
+            if not verify(secret, token, "open", delivery.id, delivery.partner_id.id):
+                return None
+            link = self.env["marketing.trigger.link"]
+        now = fields.Datetime.now()
+        since = (now - delivery.sent_at).total_seconds() if delivery.sent_at else None
+        ua_class, machine = classify(user_agent, method, since)
+        self.sudo().create(
+            {
+                "delivery_id": delivery.id,
+                "partner_id": delivery.partner_id.id,
+                "link_id": link.id,
+                "kind": kind,
+                "date": now,
+                "user_agent_class": ua_class,
+                "is_machine": machine,
+            }
+        )
+        if not machine:
+            delivery._record_engagement("clicked" if kind == "click" else "opened", now)
+        return link.url if kind == "click" else True
+
+    # ----------------------------------------------------------- retention
+
+    @api.model
+    def _cron_retention(self):
+        """Delete engagement rows older than the retention period (default 180 days);
+        what they proved stays on the deliveries (first open, first click)."""
+        days = int(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param(RETENTION_PARAM, DEFAULT_RETENTION_DAYS)
+        )
+        self.flush_model(["date"])
+        self.env.cr.execute(
+            SQL(
+                "DELETE FROM marketing_trigger_engagement WHERE date < %s",
+                fields.Datetime.now() - timedelta(days=max(days, 1)),
+            )
+        )
+        deleted = self.env.cr.rowcount
+        self.invalidate_model()
+        return deleted
+
+
+class MarketingTriggerDelivery(models.Model):
+    _inherit = "marketing.trigger.delivery"
+
+    mail_id = fields.Many2one(index="btree_not_null")
+    engagement_ids = fields.One2many("marketing.trigger.engagement", "delivery_id")
+
+    def _tracking_urls(self, base_url):
+        """(open pixel URL, one-click unsubscribe URL) for this delivery."""
+        self.ensure_one()
+        Engagement = self.env["marketing.trigger.engagement"]
+        secret = Engagement._secret()
+        partner_id = self.partner_id.id
+        open_token = sign(secret, "open", self.id, partner_id)
+        unsubscribe_token = sign(secret, "unsubscribe", self.id, partner_id)
+        return (
+            f"{base_url}/mt/o/{self.id}/{open_token}.gif",
+            f"{base_url}/mt/u/{self.id}/{unsubscribe_token}",
+        )
+
+    def _tracked_body(self, body, base_url):
+        """``body`` with every http(s) link going through a signed click URL."""
+        self.ensure_one()
+        # Templates link to the preference page with a placeholder made personal here.
+        preferences = self._preferences_url(base_url)
+        body = body.replace(f"{base_url}{PREFERENCES_PLACEHOLDER}", preferences).replace(
+            f'href="{PREFERENCES_PLACEHOLDER}"', f'href="{preferences}"'
+        )
+        urls = [match.group(3) for match in HREF.finditer(body)]
+        own = f"{base_url}/mt/"
+        links = (
+            self.env["marketing.trigger.link"]
+            .sudo()
+            ._get_or_create([u for u in urls if not u.startswith(own)])
+        )
+        secret = self.env["marketing.trigger.engagement"]._secret()
+        partner_id = self.partner_id.id
+
+        def rewrite(match):
+            url = match.group(3)
+            link_id = links.get(url)
+            if not link_id:
+                return match.group(0)
+            token = sign(secret, "click", self.id, link_id, partner_id)
+            quote = match.group(2)
+            return f"{match.group(1)}{quote}{base_url}/mt/c/{self.id}/{link_id}/{token}{quote}"
+
+        return HREF.sub(rewrite, body)
+
+
+class MarketingTriggerDeliveryUnsubscribe(models.Model):
+    _inherit = "marketing.trigger.delivery"
+
+    @api.model
+    def _unsubscribe_target(self, delivery_id, token):
+        """The delivery an unsubscribe token was made for, or an empty recordset."""
+        delivery = self.sudo().browse(delivery_id).exists()
+        secret = self.env["marketing.trigger.engagement"]._secret()
+        if delivery and verify(secret, token, "unsubscribe", delivery.id, delivery.partner_id.id):
+            return delivery
+        return self.browse()
+
+    def _preferences_url(self, base_url=None):
+        self.ensure_one()
+        base_url = base_url or self.get_base_url()
+        secret = self.env["marketing.trigger.engagement"]._secret()
+        token = sign(secret, "preferences", self.id, self.partner_id.id)
+        return f"{base_url}/mt/p/{self.id}/{token}"
+
+    @api.model
+    def _preferences_target(self, delivery_id, token):
+        """The delivery a preference-page token was made for, or an empty recordset."""
+        delivery = self.sudo().browse(delivery_id).exists()
+        secret = self.env["marketing.trigger.engagement"]._secret()
+        if delivery and verify(secret, token, "preferences", delivery.id, delivery.partner_id.id):
+            return delivery
+        return self.browse()
+
+    def _preferences_values(self):
+        """What the preference page shows: channels with their consent, and topics."""
+        self.ensure_one()
+        partner = self.partner_id.sudo()
+        topics = self.env["marketing.trigger.topic"].sudo().search([])
+        return {
+            "partner": partner,
+            "channels": [
+                ("email", _("Email"), partner.marketing_consent_email),
+                ("sms", _("SMS"), partner.marketing_consent_sms),
+                ("phone", _("Phone calls"), partner.marketing_consent_phone),
+            ],
+            "topics": [
+                (topic, topic not in partner.marketing_topic_optout_ids) for topic in topics
+            ],
+        }
+
+    def _save_preferences(self, form, evidence):
+        """Store the choices of the preference page: each consent change becomes a
+        proof (source: preference page), effective for decisions at once."""
+        self.ensure_one()
+        partner = self.partner_id.sudo().with_context(
+            marketing_consent_source="preference_page", marketing_consent_evidence=evidence
+        )
+        values = {
+            f"marketing_consent_{channel}": form.get(f"channel_{channel}") == "on"
+            for channel in ("email", "sms", "phone")
+        }
+        changed = {k: v for k, v in values.items() if partner[k] != v}
+        topics = self.env["marketing.trigger.topic"].sudo().search([])
+        wanted = topics.filtered(lambda t: form.get(f"topic_{t.id}") == "on")
+        optouts = topics - wanted
+        if changed:
+            partner.write(changed)
+        if optouts != partner.marketing_topic_optout_ids:
+            partner.marketing_topic_optout_ids = [fields.Command.set(optouts.ids)]
+        return partner
+
+    def _unsubscribe(self, evidence):
+        """Withdraw the partner's email marketing consent (a proof row, effective for
+        every decision from now on). Idempotent."""
+        self.ensure_one()
+        partner = self.partner_id.sudo()
+        if partner.marketing_consent_email:
+            partner.with_context(
+                marketing_consent_source="unsubscribe", marketing_consent_evidence=evidence
+            ).marketing_consent_email = False
+        return partner
+
+
+class MailMail(models.Model):
+    _inherit = "mail.mail"
+
+    marketing_delivery_ids = fields.One2many("marketing.trigger.delivery", "mail_id")
+
+    def _prepare_outgoing_body(self):
+        body = super()._prepare_outgoing_body()
+        delivery = self.marketing_delivery_ids[:1]
+        if body and delivery:
+            base_url = delivery.get_base_url()
+            pixel, _unsubscribe = delivery._tracking_urls(base_url)
+            body = delivery._tracked_body(str(body), base_url)
+            body = tools.mail.append_content_to_html(
+                body, f'<img src="{pixel}" alt="" width="1" height="1"/>', plaintext=False
+            )
+        return body
+
+    def _prepare_outgoing_list(self, mail_server=False, recipients_follower_status=None):
+        email_list = super()._prepare_outgoing_list(
+            mail_server=mail_server, recipients_follower_status=recipients_follower_status
+        )
+        delivery = self.marketing_delivery_ids[:1]
+        if delivery and delivery.trigger_id.message_class != "service":
+            _pixel, unsubscribe = delivery._tracking_urls(delivery.get_base_url())
+            for email_values in email_list:
+                email_values["headers"].update(
+                    {
+                        "List-Unsubscribe": f"<{unsubscribe}>",
+                        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                        "Precedence": "bulk",
+                        "X-Auto-Response-Suppress": "OOF",
+                    }
+                )
+        return email_list

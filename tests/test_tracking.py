@@ -1,0 +1,241 @@
+import re
+from datetime import timedelta
+
+from odoo import fields
+from odoo.tests import HttpCase, tagged
+
+from .common import MarketingTriggerCase
+
+HUMAN = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/124.0 Safari/537.36"
+
+
+@tagged("post_install", "-at_install")
+class TestTracking(MarketingTriggerCase, HttpCase):
+    """Tracked links, open pixel and one-click unsubscribe, over real HTTP."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.template = cls.welcome.mail_template_id
+        cls.template.body_html = (
+            '<p>Hello <t t-out="object.name"/>, see '
+            '<a href="https://seminars.example.com/hamburg?utm=mail">our seminars</a> and '
+            "<a href='https://example.com/'>us</a> or write to "
+            '<a href="mailto:team@example.com">team</a>.</p>'
+            '<p><a href="/mt/preferences">Your preferences</a></p>'
+        )
+        cls.clicked = cls.env["marketing.trigger"].create(
+            {
+                "name": "Interested in seminars",
+                "kind": "link_clicked",
+                "source_trigger_id": cls.welcome.id,
+                "channel": "phone",
+                "message_class": "service",
+                "activity_user_id": cls.env.ref("base.user_admin").id,
+                "activity_summary": "{{ partner.name }} clicked a seminar link",
+            }
+        )
+        cls.clicked.action_activate()
+
+    def sent_email(self, name="Ada Lovelace", email="ada@example.com"):
+        partner = self.make_partner(
+            name,
+            email,
+            user_id=self.salesperson.id,
+            mobile="+49 171 2345678",
+            country_id=self.env.ref("base.de").id,
+        )
+        self.dispatch()
+        delivery = self.decisions(partner).delivery_ids
+        delivery.sent_at = fields.Datetime.now() - timedelta(hours=1)
+        (outgoing,) = delivery.mail_id._prepare_outgoing_list()
+        return partner, delivery, outgoing
+
+    def get(self, url, agent=HUMAN, method="GET"):
+        return self.opener.request(
+            method,
+            self.base_url() + url if url.startswith("/") else url,
+            headers={"User-Agent": agent},
+            allow_redirects=False,
+            timeout=20,
+        )
+
+    def links(self, body):
+        return re.findall(r'href=["\'](http[^"\']+/mt/c/[^"\']+)["\']', body)
+
+    def test_links_are_signed_and_redirect_only_to_the_stored_url(self):
+        partner, delivery, outgoing = self.sent_email()
+        body = outgoing["body"]
+        seminar, home = self.links(body)
+        self.assertIn("mailto:team@example.com", body, "mailto links are left alone")
+        self.assertIn(f"/mt/o/{delivery.id}/", body, "an open pixel is added")
+        response = self.get(seminar)
+        self.assertEqual(response.status_code, 303)
+        self.assertEqual(
+            response.headers["Location"], "https://seminars.example.com/hamburg?utm=mail"
+        )
+        engagement = delivery.engagement_ids
+        self.assertRecordValues(
+            engagement, [{"kind": "click", "user_agent_class": "human", "is_machine": False}]
+        )
+        self.assertEqual(engagement.link_id.url, "https://seminars.example.com/hamburg?utm=mail")
+        self.assertTrue(delivery.clicked_at)
+        self.assertTrue(delivery.opened_at, "a click proves the email was opened")
+        # The click fires the engagement trigger: the salesperson gets the activity.
+        self.process_events()
+        self.dispatch()
+        activity = self.env["mail.activity"].search(
+            [("res_model", "=", "res.partner"), ("res_id", "=", partner.id)]
+        )
+        self.assertEqual(activity.summary, "Ada Lovelace clicked a seminar link")
+        self.assertEqual(activity.user_id, self.salesperson)
+
+    def test_forged_truncated_moved_and_malformed_tokens_are_refused(self):
+        _partner, delivery, outgoing = self.sent_email()
+        other_partner, other, other_outgoing = self.sent_email("Grace Hopper", "grace@example.com")
+        seminar = self.links(outgoing["body"])[0]
+        path = seminar.split(self.base_url(), 1)[1]
+        _mt, _c, delivery_id, link_id, token = path.strip("/").split("/")
+        other_token = self.links(other_outgoing["body"])[0].rsplit("/", 1)[1]
+        cases = {
+            "forged": f"/mt/c/{delivery_id}/{link_id}/{'A' * 22}",
+            "truncated": f"/mt/c/{delivery_id}/{link_id}/{token[:-3]}",
+            "another partner's token": f"/mt/c/{delivery_id}/{link_id}/{other_token}",
+            "moved to another delivery": f"/mt/c/{other.id}/{link_id}/{token}",
+            "another link": f"/mt/c/{delivery_id}/{int(link_id) + 1}/{token}",
+            "unknown delivery": f"/mt/c/999999/{link_id}/{token}",
+            "garbage": f"/mt/c/{delivery_id}/{link_id}/%00%ff'--",
+            "open redirect attempt": f"/mt/c/{delivery_id}/{link_id}/{token}?url=https://evil.example",
+        }
+        for label, url in cases.items():
+            with self.subTest(label):
+                response = self.get(url)
+                if label == "open redirect attempt":
+                    self.assertEqual(response.status_code, 303)
+                    self.assertNotIn("evil", response.headers["Location"])
+                    continue
+                self.assertEqual(response.status_code, 404)
+                self.assertIn("not valid", response.text)
+        self.assertEqual(len(delivery.engagement_ids), 1, "only the genuine click counted")
+        self.assertFalse(other.engagement_ids)
+
+    def test_open_pixel_is_always_a_gif_and_records_only_valid_opens(self):
+        _partner, delivery, outgoing = self.sent_email()
+        pixel = re.search(r'<img src="([^"]+/mt/o/[^"]+)"', outgoing["body"]).group(1)
+        for url in (pixel, pixel.replace(".gif", "x.gif"), f"/mt/o/{delivery.id}/nope.gif"):
+            response = self.get(url)
+            self.assertEqual(response.status_code, 200)
+            self.assertEqual(response.headers["Content-Type"], "image/gif")
+            self.assertTrue(response.content.startswith(b"GIF89a"))
+        self.assertEqual(len(delivery.engagement_ids), 1)
+        self.assertTrue(delivery.opened_at)
+
+    def test_machine_opens_are_kept_flagged_and_do_not_count(self):
+        _partner, delivery, outgoing = self.sent_email()
+        pixel = re.search(r'<img src="([^"]+/mt/o/[^"]+)"', outgoing["body"]).group(1)
+        self.get(pixel, agent="Mozilla/5.0")  # Apple Mail Privacy Protection
+        self.get(pixel, agent="Mozilla/5.0 (via ggpht.com GoogleImageProxy)")
+        self.get(self.links(outgoing["body"])[0], method="HEAD")
+        self.assertEqual(
+            sorted(delivery.engagement_ids.mapped("user_agent_class")),
+            ["apple_mpp", "head", "proxy"],
+        )
+        self.assertTrue(all(delivery.engagement_ids.mapped("is_machine")))
+        self.assertFalse(delivery.opened_at, "a prefetch is not an open")
+        # So "not opened within 2 hours" still reaches this contact.
+        nudge = self.env["marketing.trigger"].create(
+            {
+                "name": "Did you see our welcome?",
+                "kind": "email_not_opened",
+                "source_trigger_id": self.welcome.id,
+                "engagement_hours": 2,
+                "mail_template_id": self.template.id,
+                "message_class": "service",
+            }
+        )
+        nudge.action_activate()
+        delivery.sent_at = fields.Datetime.now() - timedelta(hours=2, minutes=5)
+        self.env["marketing.trigger"]._cron_evaluate_time_triggers()
+        self.assertEqual(self.decisions(delivery.partner_id, nudge).outcome, "send")
+
+    def test_one_click_unsubscribe_rfc_8058(self):
+        partner, delivery, outgoing = self.sent_email()
+        headers = outgoing["headers"]
+        self.assertEqual(headers["List-Unsubscribe-Post"], "List-Unsubscribe=One-Click")
+        url = headers["List-Unsubscribe"].strip("<>")
+        self.assertIn(f"/mt/u/{delivery.id}/", url)
+        page = self.get(url)
+        self.assertEqual(page.status_code, 200)
+        self.assertTrue(partner.marketing_consent_email, "showing the page changes nothing")
+        response = self.opener.post(
+            url, data={"List-Unsubscribe": "One-Click"}, allow_redirects=False, timeout=20
+        )
+        self.assertEqual(response.status_code, 200)
+        partner.invalidate_recordset()
+        self.assertFalse(partner.marketing_consent_email)
+        proof = partner.marketing_consent_ids.sorted("id")[-1]
+        self.assertRecordValues(proof, [{"is_granted": False, "source": "unsubscribe"}])
+        forged = self.opener.post(url[:-2] + "xx", allow_redirects=False, timeout=20)
+        self.assertEqual(forged.status_code, 404)
+        # Effective at once: the next marketing message is not consented.
+        self.assertEqual(self.make_partner("Other", "o@example.com").id > 0, True)
+        welcome_again = self.welcome.copy({"name": "Welcome again"})
+        welcome_again.action_activate()
+        welcome_again._evaluate_again(partner)
+        self.assertEqual(self.decisions(partner, welcome_again).reason_code, "no_consent")
+
+    def test_service_messages_carry_no_unsubscribe_header(self):
+        self.welcome.message_class = "service"
+        _partner, _delivery, outgoing = self.sent_email()
+        self.assertNotIn("List-Unsubscribe", outgoing["headers"])
+
+    def test_retention_deletes_old_engagement_and_erasure_removes_it(self):
+        partner, delivery, outgoing = self.sent_email()
+        self.get(self.links(outgoing["body"])[0])
+        old = delivery.engagement_ids
+        old.date = fields.Datetime.now() - timedelta(days=181)
+        self.assertEqual(self.env["marketing.trigger.engagement"]._cron_retention(), 1)
+        self.assertFalse(old.exists())
+        self.assertTrue(delivery.clicked_at, "the delivery keeps what it proved")
+        self.get(self.links(outgoing["body"])[0])
+        self.assertTrue(delivery.engagement_ids)
+        partner.unlink()
+        self.assertFalse(self.env["marketing.trigger.engagement"].search([]))
+
+    def test_preference_page_changes_channels_and_topics_at_once(self):
+        seminars = self.env["marketing.trigger.topic"].create(
+            {"name": "Seminars", "description": "Dates and places of our seminars"}
+        )
+        offers = self.env["marketing.trigger.topic"].create({"name": "Offers"})
+        partner, delivery, outgoing = self.sent_email()
+        partner.marketing_consent_sms = True
+        url = delivery._preferences_url()
+        self.assertIn(url, outgoing["body"], "the template's preference link is personal")
+        page = self.get(url)
+        self.assertEqual(page.status_code, 200)
+        self.assertIn("Dates and places of our seminars", page.text)
+        response = self.opener.post(
+            url,
+            data={"channel_email": "on", f"topic_{offers.id}": "on"},
+            allow_redirects=False,
+            timeout=20,
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertIn("Saved", response.text)
+        partner.invalidate_recordset()
+        self.assertTrue(partner.marketing_consent_email)
+        self.assertFalse(partner.marketing_consent_sms, "unticked: withdrawn")
+        self.assertEqual(partner.marketing_topic_optout_ids, seminars)
+        proof = partner.marketing_consent_ids.filtered(lambda c: c.channel == "sms").sorted("id")[
+            -1
+        ]
+        self.assertRecordValues(proof, [{"is_granted": False, "source": "preference_page"}])
+        # Effective at once: a seminar message is suppressed with the reason, an offer is not.
+        seminar_trigger = self.welcome.copy({"name": "Seminar news", "topic_id": seminars.id})
+        offer_trigger = self.welcome.copy({"name": "Offer", "topic_id": offers.id})
+        (seminar_trigger | offer_trigger).action_activate()
+        (seminar_trigger | offer_trigger)._evaluate_again(partner)
+        self.assertEqual(self.decisions(partner, seminar_trigger).reason_code, "topic_optout")
+        self.assertEqual(self.decisions(partner, offer_trigger).outcome, "send")
+        forged = self.get(url[:-4] + "AAAA")
+        self.assertEqual(forged.status_code, 404)
