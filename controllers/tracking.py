@@ -137,3 +137,60 @@ class MarketingTriggerTracking(http.Controller):
             "marketing_trigger.preferences_page",
             dict(delivery._preferences_values(), saved=saved, action=request.httprequest.path),
         )
+
+    @http.route(
+        f"/mt/a/<int:delivery_id>/{TOKEN}",
+        type="http",
+        auth="public",
+        methods=["GET", "POST"],
+        csrf=False,
+        save_session=False,
+    )
+    def address(self, delivery_id, token, **form):
+        """Confirm or correct the delivery address, once, before the link expires."""
+        Delivery = request.env["marketing.trigger.delivery"]
+        delivery, problem = Delivery._address_target(delivery_id, token)
+        if not delivery:
+            return _not_found()
+        if problem:
+            message = {
+                "expired": "This link has expired. Please contact us if your address changed.",
+                "answered": "Thank you, we already have your answer.",
+            }[problem]
+            return request.render(
+                "marketing_trigger.tracking_page",
+                {"title": "Delivery address", "message": message},
+                status=410 if problem == "expired" else 200,
+            )
+        errors = {}
+        if request.httprequest.method == "POST":
+            agent = request.httprequest.user_agent.string or ""
+            errors = delivery._answer_address(
+                form, f"Address page, delivery {delivery.id}, {agent[:200]}"
+            )
+            if not errors:
+                return request.render(
+                    "marketing_trigger.tracking_page",
+                    {
+                        "title": "Thank you",
+                        "message": "Your delivery address is "
+                        + ("confirmed." if not form.get("correct") else "updated."),
+                    },
+                )
+        address = delivery._delivery_address()
+        values = {
+            name: form.get(name, address[name] or "")
+            for name in ("street", "street2", "zip", "city")
+        }
+        values["country_code"] = form.get("country_code", address.country_id.code or "")
+        return request.render(
+            "marketing_trigger.address_page",
+            {
+                "address": address,
+                "values": values,
+                "errors": errors,
+                "countries": request.env["res.country"].sudo().search([]),
+                "action": request.httprequest.path,
+            },
+            status=400 if errors else 200,
+        )

@@ -221,10 +221,13 @@ class MarketingTriggerDelivery(models.Model):
         """``body`` with every http(s) link going through a signed click URL."""
         self.ensure_one()
         # Templates link to the preference page with a placeholder made personal here.
-        preferences = self._preferences_url(base_url)
-        body = body.replace(f"{base_url}{PREFERENCES_PLACEHOLDER}", preferences).replace(
-            f'href="{PREFERENCES_PLACEHOLDER}"', f'href="{preferences}"'
-        )
+        for placeholder, personal in (
+            (PREFERENCES_PLACEHOLDER, self._preferences_url(base_url)),
+            (ADDRESS_PLACEHOLDER, self._address_url(base_url)),
+        ):
+            body = body.replace(f"{base_url}{placeholder}", personal).replace(
+                f'href="{placeholder}"', f'href="{personal}"'
+            )
         urls = [match.group(3) for match in HREF.finditer(body)]
         own = f"{base_url}/mt/"
         links = (
@@ -359,3 +362,134 @@ class MailMail(models.Model):
                     }
                 )
         return email_list
+
+
+ADDRESS_PLACEHOLDER = "/mt/address"
+ADDRESS_VALID_DAYS_PARAM = "marketing_trigger.address_link_days"
+DEFAULT_ADDRESS_VALID_DAYS = 14
+ADDRESS_FIELDS = ("street", "street2", "zip", "city", "country_code")
+
+
+class MarketingTriggerDeliveryAddress(models.Model):
+    """Address confirmation: a notice links to a page where the customer confirms their
+    delivery address or corrects it. The link is bound to one delivery, answers once and
+    expires (14 days after sending by default)."""
+
+    _inherit = "marketing.trigger.delivery"
+
+    address_answered_at = fields.Datetime(readonly=True, copy=False)
+    address_answer = fields.Selection(
+        [("confirmed", "Confirmed"), ("corrected", "Corrected")], readonly=True, copy=False
+    )
+
+    def _address_url(self, base_url=None):
+        self.ensure_one()
+        base_url = base_url or self.get_base_url()
+        secret = self.env["marketing.trigger.engagement"]._secret()
+        token = sign(secret, "address", self.id, self.partner_id.id)
+        return f"{base_url}/mt/a/{self.id}/{token}"
+
+    @api.model
+    def _address_target(self, delivery_id, token):
+        """(delivery, problem): the delivery the token was made for, and why it cannot
+        be used any more ("expired", "answered"), or an empty recordset."""
+        delivery = self.sudo().browse(delivery_id).exists()
+        secret = self.env["marketing.trigger.engagement"]._secret()
+        if not (delivery and verify(secret, token, "address", delivery.id, delivery.partner_id.id)):
+            return self.browse(), None
+        days = int(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param(ADDRESS_VALID_DAYS_PARAM, DEFAULT_ADDRESS_VALID_DAYS)
+        )
+        sent = delivery.sent_at or delivery.scheduled_at
+        if sent and fields.Datetime.now() > sent + timedelta(days=days):
+            return delivery, "expired"
+        if delivery.address_answered_at:
+            return delivery, "answered"
+        return delivery, None
+
+    def _delivery_address(self):
+        """The partner's delivery contact, or the partner itself."""
+        self.ensure_one()
+        partner = self.partner_id.sudo()
+        return partner.child_ids.filtered(lambda c: c.type == "delivery")[:1] or partner
+
+    @api.model
+    def _address_errors(self, form):
+        """{field: message} for the submitted correction (empty when valid)."""
+        errors = {}
+        for name in ("street", "zip", "city"):
+            if not (form.get(name) or "").strip():
+                errors[name] = _("Please fill this in.")
+        for name in ADDRESS_FIELDS:
+            if len(form.get(name) or "") > 128:
+                errors[name] = _("This is too long.")
+        zip_code = (form.get("zip") or "").strip()
+        if zip_code and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 \-]{1,11}", zip_code):
+            errors["zip"] = _("This does not look like a postal code.")
+        country = (
+            self.env["res.country"]
+            .sudo()
+            .search([("code", "=", (form.get("country_code") or "").upper())], limit=1)
+        )
+        if not country:
+            errors["country_code"] = _("Please choose a country.")
+        return errors
+
+    def _answer_address(self, form, evidence):
+        """Confirm (``form`` without "correct") or correct the delivery address. A
+        correction updates the delivery contact and asks the salesperson to check it.
+        Returns the errors to show, or {}."""
+        self.ensure_one()
+        address = self._delivery_address()
+        if not form.get("correct"):
+            self.write(
+                {"address_answered_at": fields.Datetime.now(), "address_answer": "confirmed"}
+            )
+            return {}
+        errors = self._address_errors(form)
+        if errors:
+            return errors
+        country = (
+            self.env["res.country"]
+            .sudo()
+            .search([("code", "=", form["country_code"].upper())], limit=1)
+        )
+        before = address._display_address(without_company=True)
+        values = {
+            "street": form["street"].strip(),
+            "street2": (form.get("street2") or "").strip() or False,
+            "zip": form["zip"].strip(),
+            "city": form["city"].strip(),
+            "country_id": country.id,
+        }
+        if address == self.partner_id:
+            # No separate delivery contact yet: the correction becomes one.
+            address = (
+                self.env["res.partner"]
+                .sudo()
+                .create(dict(values, parent_id=self.partner_id.id, type="delivery"))
+            )
+        else:
+            address.write(values)
+        self.write({"address_answered_at": fields.Datetime.now(), "address_answer": "corrected"})
+        user = self.partner_id.user_id or self.trigger_id.activity_user_id
+        if user:
+            self.env["mail.activity"].sudo().create(
+                {
+                    "res_model_id": self.env["ir.model"]._get_id("res.partner"),
+                    "res_id": self.partner_id.id,
+                    "activity_type_id": self.env.ref("mail.mail_activity_data_todo").id,
+                    "summary": _("Delivery address corrected by the customer"),
+                    "note": _(
+                        "Before: %(before)s\nNow: %(after)s\n%(evidence)s",
+                        before=before,
+                        after=address._display_address(without_company=True),
+                        evidence=evidence,
+                    ),
+                    "user_id": user.id,
+                    "date_deadline": fields.Date.context_today(self),
+                }
+            )
+        return {}

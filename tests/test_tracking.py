@@ -239,3 +239,76 @@ class TestTracking(MarketingTriggerCase, HttpCase):
         self.assertEqual(self.decisions(partner, offer_trigger).outcome, "send")
         forged = self.get(url[:-4] + "AAAA")
         self.assertEqual(forged.status_code, 404)
+
+    def test_address_confirmation_and_correction(self):
+        partner, delivery, _outgoing = self.sent_email()
+        partner.write(
+            {
+                "street": "Alte Str. 1",
+                "zip": "20095",
+                "city": "Hamburg",
+                "country_id": self.env.ref("base.de").id,
+            }
+        )
+        url = delivery._address_url()
+        page = self.get(url)
+        self.assertEqual(page.status_code, 200)
+        self.assertIn("Alte Str. 1", page.text)
+        bad = self.opener.post(
+            url,
+            data={
+                "correct": "1",
+                "street": "",
+                "zip": "<script>",
+                "city": "Kiel",
+                "country_code": "XX",
+            },
+            allow_redirects=False,
+            timeout=20,
+        )
+        self.assertEqual(bad.status_code, 400)
+        self.assertIn("Please fill this in", bad.text)
+        self.assertIn("does not look like a postal code", bad.text)
+        self.assertFalse(delivery.address_answered_at, "nothing stored for invalid input")
+        good = self.opener.post(
+            url,
+            data={
+                "correct": "1",
+                "street": "Neuer Weg 5",
+                "zip": "24103",
+                "city": "Kiel",
+                "country_code": "DE",
+            },
+            allow_redirects=False,
+            timeout=20,
+        )
+        self.assertEqual(good.status_code, 200)
+        shipping = partner.child_ids.filtered(lambda c: c.type == "delivery")
+        self.assertRecordValues(
+            shipping, [{"street": "Neuer Weg 5", "zip": "24103", "city": "Kiel"}]
+        )
+        self.assertEqual(partner.street, "Alte Str. 1", "the invoice address is not touched")
+        activity = self.env["mail.activity"].search(
+            [
+                ("res_model", "=", "res.partner"),
+                ("res_id", "=", partner.id),
+                ("summary", "=", "Delivery address corrected by the customer"),
+            ]
+        )
+        self.assertEqual(activity.user_id, self.salesperson)
+        self.assertIn("Neuer Weg 5", activity.note)
+        again = self.get(url)
+        self.assertIn("already have your answer", again.text, "one answer per link")
+
+    def test_address_link_expires_and_belongs_to_one_delivery(self):
+        _partner, delivery, _outgoing = self.sent_email()
+        _other_partner, other, _other_outgoing = self.sent_email(
+            "Grace Hopper", "grace@example.com"
+        )
+        url = delivery._address_url()
+        token = url.rsplit("/", 1)[1]
+        self.assertEqual(self.get(f"/mt/a/{other.id}/{token}").status_code, 404)
+        delivery.sent_at = fields.Datetime.now() - timedelta(days=15)
+        expired = self.get(url)
+        self.assertEqual(expired.status_code, 410)
+        self.assertIn("expired", expired.text)
