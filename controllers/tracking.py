@@ -194,3 +194,36 @@ class MarketingTriggerTracking(http.Controller):
             },
             status=400 if errors else 200,
         )
+
+    @http.route(
+        f"/mt/l/<string:slug>/<int:delivery_id>/{TOKEN}",
+        type="http",
+        auth="public",
+        methods=["GET"],
+        csrf=False,
+        save_session=False,
+    )
+    def landing(self, slug, delivery_id, token, **_kwargs):
+        """A landing page with content chosen for the recipient; the visit counts as a
+        click and fires the engagement triggers."""
+        Delivery = request.env["marketing.trigger.delivery"]
+        landing, delivery = Delivery._landing_visit(
+            slug,
+            delivery_id,
+            token,
+            user_agent=request.httprequest.user_agent.string,
+            method=request.httprequest.method,
+        )
+        if not landing:
+            return _not_found()
+        partner = delivery.partner_id.sudo()
+        landing = landing.with_context(lang=partner.lang or None)
+        return request.render(
+            "marketing_trigger.landing_page",
+            {
+                "landing": landing,
+                "partner": partner,
+                "blocks": landing._blocks_for(partner),
+                "next_url": delivery._landing_next_url(landing),
+            },
+        )

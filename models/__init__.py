@@ -18,6 +18,7 @@ from . import (
     marketing_trigger_event,
     marketing_trigger_forecast,
     marketing_trigger_interest,
+    marketing_trigger_landing,
     marketing_trigger_partner,
     marketing_trigger_policy,
     marketing_trigger_preview,

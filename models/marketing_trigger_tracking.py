@@ -228,6 +228,7 @@ class MarketingTriggerDelivery(models.Model):
             body = body.replace(f"{base_url}{placeholder}", personal).replace(
                 f'href="{placeholder}"', f'href="{personal}"'
             )
+        body = self._personal_landing_links(body, base_url)
         urls = [match.group(3) for match in HREF.finditer(body)]
         own = f"{base_url}/mt/"
         links = (

@@ -2,6 +2,7 @@ import re
 from datetime import timedelta
 
 from odoo import fields
+from odoo.exceptions import ValidationError
 from odoo.tests import HttpCase, tagged
 
 from .common import MarketingTriggerCase
@@ -312,3 +313,53 @@ class TestTracking(MarketingTriggerCase, HttpCase):
         expired = self.get(url)
         self.assertEqual(expired.status_code, 410)
         self.assertIn("expired", expired.text)
+
+    def test_landing_page_shows_content_for_the_partners_city_and_interests(self):
+        rhetoric = self.env["marketing.trigger.interest"].create({"name": "Rhetoric"})
+        sales = self.env["marketing.trigger.interest"].create({"name": "Sales"})
+        self.env["marketing.trigger.landing"].create(
+            {
+                "name": "Seminars 2027",
+                "slug": "seminars-2027",
+                "next_url": "https://shop.example.com/seminars",
+                "next_label": "Book now",
+                "block_ids": [
+                    (0, 0, {"title": "Dates in Hamburg", "city": "Hamburg", "sequence": 1}),
+                    (0, 0, {"title": "Dates in Munich", "city": "Munich", "sequence": 2}),
+                    (0, 0, {"title": "Speak with confidence", "interest_id": rhetoric.id}),
+                    (0, 0, {"title": "Closing deals", "interest_id": sales.id}),
+                    (0, 0, {"title": "About our trainers"}),
+                ],
+            }
+        )
+        self.template.body_html += '<p><a href="/mt/landing/seminars-2027">Seminars</a></p>'
+        partner, delivery, outgoing = self.sent_email()
+        partner.write({"city": "Hamburg", "marketing_interest_ids": [(6, 0, rhetoric.ids)]})
+        url = re.search(r'href="([^"]+/mt/l/seminars-2027/[^"]+)"', outgoing["body"]).group(1)
+        page = self.get(url)
+        self.assertEqual(page.status_code, 200)
+        text = page.text
+        for shown in (
+            "Dates in Hamburg",
+            "Speak with confidence",
+            "About our trainers",
+            "Book now",
+        ):
+            self.assertIn(shown, text)
+        for hidden in ("Dates in Munich", "Closing deals"):
+            self.assertNotIn(hidden, text)
+        self.assertLess(text.index("Dates in Hamburg"), text.index("Speak with confidence"))
+        self.assertEqual(delivery.engagement_ids.kind, "click", "the visit counts as a click")
+        onward = re.search(r'href="(/mt/c/[^"]+)"', text).group(1)
+        response = self.get(onward)
+        self.assertEqual(response.headers["Location"], "https://shop.example.com/seminars")
+        other_partner, other, _out = self.sent_email("Grace Hopper", "grace@example.com")
+        moved = url.replace(f"/{delivery.id}/", f"/{other.id}/")
+        self.assertEqual(self.get(moved).status_code, 404)
+
+    def test_landing_page_configuration_is_validated(self):
+        Landing = self.env["marketing.trigger.landing"]
+        with self.assertRaisesRegex(ValidationError, "lowercase"):
+            Landing.create({"name": "Bad", "slug": "Bad Slug!"})
+        with self.assertRaisesRegex(ValidationError, "http"):
+            Landing.create({"name": "Bad", "slug": "bad", "next_url": "javascript:alert(1)"})

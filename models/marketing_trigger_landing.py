@@ -1,0 +1,154 @@
+"""Personalised landing pages: a tracked link in an email opens a page of this addon
+that shows content chosen for the contact — blocks for their city first (the seminar's
+dates in Hamburg), then blocks for their interests (a related topic), then general
+blocks — and links on. Content is configured as records, no code."""
+
+import re
+
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+from ..engine.tracking import sign, verify
+from .marketing_trigger_tracking import _valid_url
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+LANDING_PLACEHOLDER = re.compile(r"""href=(["'])(?:https?://[^"']*?)?/mt/landing/([a-z0-9-]+)\1""")
+INTEREST_BLOCKS = 2
+
+
+class MarketingTriggerLanding(models.Model):
+    _name = "marketing.trigger.landing"
+    _description = "Marketing Landing Page"
+    _order = "name"
+
+    name = fields.Char(required=True, translate=True)
+    slug = fields.Char(
+        required=True,
+        help="Link to it from an email template as /mt/landing/<slug>; each recipient "
+        "gets their own signed address.",
+    )
+    intro = fields.Html(translate=True)
+    next_url = fields.Char("Link on to", help="Where the page's button leads (http or https).")
+    next_label = fields.Char("Button text", translate=True, default="Learn more")
+    block_ids = fields.One2many("marketing.trigger.landing.block", "landing_id", copy=True)
+    active = fields.Boolean(default=True)
+    company_id = fields.Many2one("res.company", default=lambda self: self.env.company)
+
+    _sql_constraints = [("slug_uniq", "UNIQUE(slug)", "Another landing page has this address.")]
+
+    @api.constrains("slug", "next_url")
+    def _check_slug_and_url(self):
+        for landing in self:
+            if not SLUG.match(landing.slug or ""):
+                raise ValidationError(
+                    _(
+                        "The address '%(slug)s' may only use lowercase letters, digits and "
+                        "dashes (e.g. seminars-2027).",
+                        slug=landing.slug,
+                    )
+                )
+            if landing.next_url and not _valid_url(landing.next_url):
+                raise ValidationError(
+                    _(
+                        "The button of '%(name)s' must link to an http(s) address.",
+                        name=landing.name,
+                    )
+                )
+
+    def _blocks_for(self, partner):
+        """The blocks this partner sees, in order: their city, their interests, general."""
+        self.ensure_one()
+        city = (partner.city or "").strip().lower()
+        interests = partner.marketing_interest_ids
+        blocks = self.block_ids
+        local = blocks.filtered(lambda b: b.city and b.city.strip().lower() == city)
+        related = blocks.filtered(lambda b: not b.city and b.interest_id in interests)
+        general = blocks.filtered(lambda b: not b.city and not b.interest_id)
+        return local + related[:INTEREST_BLOCKS] + general
+
+
+class MarketingTriggerLandingBlock(models.Model):
+    _name = "marketing.trigger.landing.block"
+    _description = "Marketing Landing Page Block"
+    _order = "sequence, id"
+
+    landing_id = fields.Many2one("marketing.trigger.landing", required=True, ondelete="cascade")
+    sequence = fields.Integer(default=10)
+    title = fields.Char(required=True, translate=True)
+    body = fields.Html(translate=True)
+    city = fields.Char(help="Shown to contacts in this city only (e.g. the seminar dates there).")
+    interest_id = fields.Many2one(
+        "marketing.trigger.interest",
+        string="Interest",
+        help="Shown to contacts with this interest (a related topic).",
+    )
+
+
+class MarketingTriggerDelivery(models.Model):
+    _inherit = "marketing.trigger.delivery"
+
+    def _landing_url(self, landing, base_url=None):
+        self.ensure_one()
+        base_url = base_url or self.get_base_url()
+        secret = self.env["marketing.trigger.engagement"]._secret()
+        token = sign(secret, "landing", self.id, landing.id, self.partner_id.id)
+        return f"{base_url}/mt/l/{landing.slug}/{self.id}/{token}"
+
+    def _personal_landing_links(self, body, base_url):
+        """Replace /mt/landing/<slug> links with this recipient's signed landing URL."""
+        self.ensure_one()
+        slugs = {m.group(2) for m in LANDING_PLACEHOLDER.finditer(body)}
+        if not slugs:
+            return body
+        landings = {
+            landing.slug: landing
+            for landing in self.env["marketing.trigger.landing"]
+            .sudo()
+            .search([("slug", "in", list(slugs))])
+        }
+
+        def personal(match):
+            landing = landings.get(match.group(2))
+            if not landing:
+                return match.group(0)
+            quote = match.group(1)
+            return f"href={quote}{self._landing_url(landing, base_url)}{quote}"
+
+        return LANDING_PLACEHOLDER.sub(personal, body)
+
+    @api.model
+    def _landing_visit(self, slug, delivery_id, token, user_agent=None, method="GET"):
+        """(landing, delivery) when the token is valid, after recording the visit as a
+        click on the landing page (it fires the engagement triggers); else (None, None)."""
+        landing = (
+            self.env["marketing.trigger.landing"].sudo().search([("slug", "=", slug)], limit=1)
+        )
+        delivery = self.sudo().browse(delivery_id).exists()
+        secret = self.env["marketing.trigger.engagement"]._secret()
+        if not (
+            landing
+            and delivery
+            and verify(secret, token, "landing", delivery.id, landing.id, delivery.partner_id.id)
+        ):
+            return None, None
+        url = f"{delivery.get_base_url()}/mt/landing/{landing.slug}"
+        link_id = self.env["marketing.trigger.link"].sudo()._get_or_create([url])[url]
+        click_token = sign(secret, "click", delivery.id, link_id, delivery.partner_id.id)
+        self.env["marketing.trigger.engagement"]._record(
+            "click", delivery.id, click_token, link_id=link_id, user_agent=user_agent, method=method
+        )
+        return landing, delivery
+
+    def _landing_next_url(self, landing):
+        """The page's onward link, tracked for this recipient."""
+        self.ensure_one()
+        if not landing.next_url:
+            return False
+        link_id = (
+            self.env["marketing.trigger.link"]
+            .sudo()
+            ._get_or_create([landing.next_url])[landing.next_url]
+        )
+        secret = self.env["marketing.trigger.engagement"]._secret()
+        token = sign(secret, "click", self.id, link_id, self.partner_id.id)
+        return f"/mt/c/{self.id}/{link_id}/{token}"
