@@ -30,6 +30,7 @@
         "views/marketing_price_watch_views.xml",
         "views/marketing_trigger_tracking_templates.xml",
         "views/marketing_trigger_landing_views.xml",
+        "views/marketing_trigger_tracking_views.xml",
         "views/res_partner_views.xml",
         "views/marketing_trigger_menus.xml",
     ],

@@ -50,7 +50,10 @@ class MarketingTriggerLink(models.Model):
 
     url = fields.Char(required=True, readonly=True)
     url_hash = fields.Char(required=True, readonly=True, index=True)
-    click_count = fields.Integer(compute="_compute_click_count")
+    archived_clicks = fields.Integer(
+        readonly=True, help="Human clicks whose details were deleted after the retention period."
+    )
+    click_count = fields.Integer("Clicks", compute="_compute_click_count")
 
     _sql_constraints = [("url_hash_uniq", "UNIQUE(url_hash)", "This URL is already tracked.")]
 
@@ -69,7 +72,7 @@ class MarketingTriggerLink(models.Model):
             )
         )
         for link in self:
-            link.click_count = counts.get(link, 0)
+            link.click_count = link.archived_clicks + counts.get(link, 0)
 
     @api.model
     def _get_or_create(self, urls):
@@ -81,8 +84,9 @@ class MarketingTriggerLink(models.Model):
         self.env.cr.execute(
             SQL(
                 """INSERT INTO marketing_trigger_link
-                    (url, url_hash, create_uid, create_date, write_uid, write_date)
-                SELECT u, h, %s, now() at time zone 'utc', %s, now() at time zone 'utc'
+                    (url, url_hash, archived_clicks, create_uid, create_date, write_uid,
+                     write_date)
+                SELECT u, h, 0, %s, now() at time zone 'utc', %s, now() at time zone 'utc'
                 FROM unnest(%s::varchar[], %s::varchar[]) AS t(u, h)
                 ON CONFLICT (url_hash) DO NOTHING""",
                 self.env.uid,
@@ -186,15 +190,25 @@ class MarketingTriggerEngagement(models.Model):
             .sudo()
             .get_param(RETENTION_PARAM, DEFAULT_RETENTION_DAYS)
         )
-        self.flush_model(["date"])
+        cutoff = fields.Datetime.now() - timedelta(days=max(days, 1))
+        self.flush_model()
+        # Aggregate what is deleted into the links' counters first.
         self.env.cr.execute(
             SQL(
-                "DELETE FROM marketing_trigger_engagement WHERE date < %s",
-                fields.Datetime.now() - timedelta(days=max(days, 1)),
+                """UPDATE marketing_trigger_link l
+                SET archived_clicks = COALESCE(l.archived_clicks, 0) + a.n
+                FROM (SELECT link_id, count(*) AS n FROM marketing_trigger_engagement
+                      WHERE date < %s AND kind = 'click' AND NOT is_machine
+                        AND link_id IS NOT NULL
+                      GROUP BY link_id) a
+                WHERE l.id = a.link_id""",
+                cutoff,
             )
         )
+        self.env.cr.execute(SQL("DELETE FROM marketing_trigger_engagement WHERE date < %s", cutoff))
         deleted = self.env.cr.rowcount
         self.invalidate_model()
+        self.env["marketing.trigger.link"].invalidate_model(["archived_clicks"])
         return deleted
 
 

@@ -195,8 +195,11 @@ class TestTracking(MarketingTriggerCase, HttpCase):
         self.get(self.links(outgoing["body"])[0])
         old = delivery.engagement_ids
         old.date = fields.Datetime.now() - timedelta(days=181)
+        link = old.link_id
         self.assertEqual(self.env["marketing.trigger.engagement"]._cron_retention(), 1)
         self.assertFalse(old.exists())
+        link.invalidate_recordset()
+        self.assertEqual(link.click_count, 1, "the click is still counted, without details")
         self.assertTrue(delivery.clicked_at, "the delivery keeps what it proved")
         self.get(self.links(outgoing["body"])[0])
         self.assertTrue(delivery.engagement_ids)
