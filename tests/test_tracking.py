@@ -366,3 +366,42 @@ class TestTracking(MarketingTriggerCase, HttpCase):
             Landing.create({"name": "Bad", "slug": "Bad Slug!"})
         with self.assertRaisesRegex(ValidationError, "http"):
             Landing.create({"name": "Bad", "slug": "bad", "next_url": "javascript:alert(1)"})
+
+    def test_no_route_accepts_a_forged_or_moved_token_and_none_answers_500(self):
+        self.env["marketing.trigger.landing"].create({"name": "Seminars", "slug": "seminars"})
+        _partner, delivery, _outgoing = self.sent_email()
+        _other_partner, other, _other_outgoing = self.sent_email(
+            "Grace Hopper", "grace@example.com"
+        )
+        landing = self.env["marketing.trigger.landing"].search([("slug", "=", "seminars")])
+        genuine = {
+            "unsubscribe": delivery._tracking_urls(self.base_url())[1],
+            "preferences": delivery._preferences_url(),
+            "address": delivery._address_url(),
+            "landing": delivery._landing_url(landing),
+        }
+        theirs = {
+            "unsubscribe": other._tracking_urls(self.base_url())[1],
+            "preferences": other._preferences_url(),
+            "address": other._address_url(),
+            "landing": other._landing_url(landing),
+        }
+        for route, url in genuine.items():
+            base, token = url.rsplit("/", 1)
+            variants = {
+                "forged": f"{base}/{'A' * 22}",
+                "truncated": f"{base}/{token[:-1]}",
+                "too long": f"{base}/{token}A",
+                "other partner's token": f"{base}/{theirs[route].rsplit('/', 1)[1]}",
+                "malformed": f"{base}/%27%22%3Cscript%3E",
+                "empty": f"{base}/",
+            }
+            for label, bad in variants.items():
+                with self.subTest(route=route, case=label):
+                    response = self.get(bad)
+                    self.assertIn(response.status_code, (404,), response.text[:200])
+                    if route in ("unsubscribe", "preferences", "address"):
+                        post = self.opener.post(bad, data={}, allow_redirects=False, timeout=20)
+                        self.assertEqual(post.status_code, 404)
+        self.assertTrue(delivery.partner_id.marketing_consent_email, "nothing was changed")
+        self.assertFalse(delivery.engagement_ids | other.engagement_ids)
