@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 
 from ..engine import Candidate, Channel, MessageClass
 
@@ -298,6 +299,8 @@ class MarketingTrigger(models.Model):
                 )
                 for trigger in triggers:
                     trigger._evaluate(company_records.sudo())
+        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+            raise  # a concurrent update: the cron rolls back and the events stay queued
         except Exception:
             _logger.exception("Marketing triggers of kind %s could not be run", kind)
 
@@ -322,6 +325,10 @@ class MarketingTrigger(models.Model):
                     decided = self.env["marketing.trigger.decision"]._decided_keys(candidates)
                     candidates = [c for c in candidates if c.key not in decided]
                 self.env["marketing.trigger.decision"]._decide_and_apply(candidates)
+        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+            # Not the trigger's fault (a concurrent update of the same contact): let the
+            # transaction roll back so the work is retried, rather than pause the trigger.
+            raise
         except Exception as exc:  # noqa: BLE001 - a trigger must never block the business
             _logger.exception("Marketing trigger %s (%s) failed", self.name, self.id)
             self._record_failure(records, exc)

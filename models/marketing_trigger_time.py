@@ -6,6 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from odoo import _, api, fields, models
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL, split_every
 
 _logger = logging.getLogger(__name__)
@@ -167,6 +168,8 @@ class MarketingTrigger(models.Model):
             try:
                 with self.env.cr.savepoint():
                     trigger._evaluate_time(now - timedelta(days=1), now + timedelta(days=1), now)
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+                raise  # retried by the next run, not the trigger's fault
             except Exception as exc:  # noqa: BLE001 - one trigger must not stop the others
                 _logger.exception("Time-based trigger %s failed", trigger.id)
                 trigger.write({"state": "paused", "last_error": f"{type(exc).__name__}: {exc}"})

@@ -148,3 +148,23 @@ class TestEventQueue(MarketingTriggerCase):
             self.Decision.search([("trigger_id", "=", segment.id)]).partner_id, partners
         )
         self.assertEqual(segment.eligible_count, 0)
+
+    @mute_logger("odoo.addons.marketing_trigger.models.marketing_trigger")
+    def test_a_concurrent_update_is_retried_not_blamed_on_the_trigger(self):
+        """A serialization failure (a click updating the same contact) rolls the cron
+        back; the events stay queued and the trigger stays active."""
+        from psycopg2.errors import SerializationFailure
+
+        partner = self.Partner.create({"name": "Busy", "email": "busy@example.com"})
+        target = "odoo.addons.marketing_trigger.models.marketing_trigger_decision.decide"
+        with (
+            patch(target, side_effect=SerializationFailure("concurrent update")),
+            self.assertRaises(SerializationFailure),
+            self.env.cr.savepoint(),
+        ):
+            self.process_events()
+        self.assertEqual(self.welcome.state, "active")
+        self.assertFalse(self.welcome.last_error)
+        self.assertTrue(self.Event.search([("res_id", "=", partner.id)]), "still queued")
+        self.process_events()
+        self.assertEqual(len(self.decisions(partner)), 1)
