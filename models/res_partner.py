@@ -267,13 +267,18 @@ class ResPartner(models.Model):
                     marketing_last_order_at = CASE WHEN %s
                         THEN GREATEST(marketing_last_order_at, %s)
                         ELSE marketing_last_order_at END
-                WHERE id = ANY(%s)""",
+                WHERE id = ANY(%s)
+                  -- an engagement within the hour changes nothing worth a row lock
+                  AND (%s OR marketing_last_activity_at IS NULL
+                       OR marketing_last_activity_at < %s)""",
                 when,
                 order,
                 when.date(),
                 order,
                 when,
                 self.ids,
+                order,
+                when - timedelta(hours=1),
             )
         )
         self.invalidate_recordset(fnames)
