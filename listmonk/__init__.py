@@ -1,0 +1,74 @@
+"""marketing_trigger's Listmonk client: plain Python over httpx, no ``odoo`` import.
+
+Written against the API contract in ``LISTMONK.md`` (Listmonk v6.2 read from source),
+with its quirks handled here so the Odoo side does not meet them: 403 for every auth
+failure, 400 for missing records, the ``{"data": …}`` envelope, SQL ``query=`` lookups,
+PUT replacing what PATCH merges, partial transactional sends.
+
+- :mod:`.client`: :class:`ListmonkClient`, one per Listmonk configuration.
+- :mod:`.transport`: timeouts, retries with backoff where repeating is safe.
+- :mod:`.errors`: the exceptions, from Listmonk's status codes and messages.
+- :mod:`.models`: the frozen dataclasses the client returns.
+- :mod:`.sync`: batched, resumable subscriber sync.
+- :mod:`.fake`: an in-memory Listmonk HTTP server for tests, with failure switches.
+"""
+
+from .campaigns import CampaignDraft
+from .client import CRM_PERMISSIONS, ListmonkClient
+from .errors import (
+    ListmonkAuthError,
+    ListmonkDuplicate,
+    ListmonkError,
+    ListmonkNotFound,
+    ListmonkOutcomeUnknown,
+    ListmonkProtocolError,
+    ListmonkUnavailable,
+    ListmonkValidationError,
+)
+from .models import (
+    AnalyticsPoint,
+    Bounce,
+    Campaign,
+    CampaignList,
+    ConnectionCheck,
+    LinkCount,
+    MailingList,
+    Page,
+    ServerInfo,
+    Subscriber,
+    Subscription,
+    Template,
+    TxResult,
+)
+from .sync import SubscriberData, SyncAction, SyncOutcome, SyncReport
+
+__all__ = [
+    "CRM_PERMISSIONS",
+    "AnalyticsPoint",
+    "Bounce",
+    "Campaign",
+    "CampaignDraft",
+    "CampaignList",
+    "ConnectionCheck",
+    "LinkCount",
+    "ListmonkAuthError",
+    "ListmonkClient",
+    "ListmonkDuplicate",
+    "ListmonkError",
+    "ListmonkNotFound",
+    "ListmonkOutcomeUnknown",
+    "ListmonkProtocolError",
+    "ListmonkUnavailable",
+    "ListmonkValidationError",
+    "MailingList",
+    "Page",
+    "ServerInfo",
+    "Subscriber",
+    "SubscriberData",
+    "Subscription",
+    "SyncAction",
+    "SyncOutcome",
+    "SyncReport",
+    "Template",
+    "TxResult",
+]
