@@ -117,8 +117,9 @@ class MarketingTriggerEngagement(models.Model):
         "marketing.trigger.delivery", required=True, index=True, ondelete="cascade"
     )
     partner_id = fields.Many2one("res.partner", required=True, index=True, ondelete="cascade")
-    trigger_id = fields.Many2one(related="delivery_id.trigger_id", store=True, index=True)
-    company_id = fields.Many2one(related="delivery_id.company_id", store=True)
+    # Copied from the delivery at creation (plain columns: no recompute on the hot path).
+    trigger_id = fields.Many2one("marketing.trigger", index=True, readonly=True, ondelete="cascade")
+    company_id = fields.Many2one("res.company", readonly=True)
     link_id = fields.Many2one("marketing.trigger.link", ondelete="set null", index=True)
     kind = fields.Selection([("open", "Open"), ("click", "Click")], required=True)
     date = fields.Datetime(required=True, default=fields.Datetime.now, index=True)
@@ -146,29 +147,38 @@ class MarketingTriggerEngagement(models.Model):
         """Record an open or a click if ``token`` is valid for it; returns the link's
         URL for a valid click, True for a valid open, None otherwise. Called by the
         public routes: the check comes first, the superuser work after it."""
-        Delivery = self.env["marketing.trigger.delivery"].sudo()
-        delivery = Delivery.browse(delivery_id).exists()
-        if not delivery:
+        # One query for what the check needs (a click is the hot path).
+        self.env.cr.execute(
+            SQL(
+                """SELECT d.partner_id, d.sent_at, d.trigger_id, d.company_id, l.url
+                FROM marketing_trigger_delivery d
+                LEFT JOIN marketing_trigger_link l ON l.id = %s
+                WHERE d.id = %s""",
+                link_id or 0,
+                delivery_id,
+            )
+        )
+        row = self.env.cr.fetchone()
+        if not row:
             return None
+        partner_id, sent_at, trigger_id, company_id, url = row
         secret = self._secret()
         if kind == "click":
-            if not verify(secret, token, "click", delivery.id, link_id, delivery.partner_id.id):
+            if not url or not verify(secret, token, "click", delivery_id, link_id, partner_id):
                 return None
-            link = self.env["marketing.trigger.link"].sudo().browse(link_id).exists()
-            if not link:
-                return None
-        else:
-            if not verify(secret, token, "open", delivery.id, delivery.partner_id.id):
-                return None
-            link = self.env["marketing.trigger.link"]
+        elif not verify(secret, token, "open", delivery_id, partner_id):
+            return None
+        delivery = self.env["marketing.trigger.delivery"].sudo().browse(delivery_id)
         now = fields.Datetime.now()
-        since = (now - delivery.sent_at).total_seconds() if delivery.sent_at else None
+        since = (now - sent_at).total_seconds() if sent_at else None
         ua_class, machine = classify(user_agent, method, since)
         self.sudo().create(
             {
-                "delivery_id": delivery.id,
-                "partner_id": delivery.partner_id.id,
-                "link_id": link.id,
+                "delivery_id": delivery_id,
+                "partner_id": partner_id,
+                "trigger_id": trigger_id,
+                "company_id": company_id,
+                "link_id": link_id if kind == "click" else False,
                 "kind": kind,
                 "date": now,
                 "user_agent_class": ua_class,
@@ -177,7 +187,7 @@ class MarketingTriggerEngagement(models.Model):
         )
         if not machine:
             delivery._record_engagement("clicked" if kind == "click" else "opened", now)
-        return link.url if kind == "click" else True
+        return url if kind == "click" else True
 
     # ----------------------------------------------------------- retention
 
