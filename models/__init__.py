@@ -8,6 +8,7 @@ from . import (
     crm_lead,
     mail_activity,
     mail_render_mixin,
+    marketing_listmonk_server,
     marketing_trigger,
     marketing_trigger_action,
     marketing_trigger_consent,
