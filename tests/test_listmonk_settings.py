@@ -39,7 +39,6 @@ class TestListmonkSettings(TransactionCase):
     def test_a_wrong_token_and_missing_permissions_are_named(self):
         server = self.server(api_token="wrong-token")
         server.action_test_connection()
-        self.assertEqual(server.api_token, "wrong-token")
         self.assertFalse(server.last_check_ok)
         self.assertIn("refused the API user", server.last_check_message)
         granted = [p for p in CRM_PERMISSIONS if p not in ("tx:send", "campaigns:send")]
