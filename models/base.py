@@ -16,6 +16,15 @@ class Base(models.AbstractModel):
             return self[:1].partner_id
         return self.env["res.partner"]
 
+    def _marketing_company_from_trigger(self, vals_list):
+        """``vals_list`` with each row's company set from its ``trigger_id`` when not
+        given (decisions and deliveries store it as a plain, indexed column)."""
+        triggers = self.env["marketing.trigger"].sudo().with_context(active_test=False)
+        for vals in vals_list:
+            if not vals.get("company_id"):
+                vals["company_id"] = triggers.browse(vals["trigger_id"]).company_id.id
+        return vals_list
+
     def _marketing_claim_due(self, state_column, state, due_column, now, limit):
         """Lock and return up to ``limit`` records in ``state`` that are due at ``now``,
         oldest first, skipping rows another transaction holds (FOR UPDATE SKIP LOCKED),

@@ -101,11 +101,7 @@ class MarketingTriggerDecision(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        triggers = self.env["marketing.trigger"].sudo().with_context(active_test=False)
-        for vals in vals_list:
-            if not vals.get("company_id"):
-                vals["company_id"] = triggers.browse(vals["trigger_id"]).company_id.id
-        return super().create(vals_list)
+        return super().create(self._marketing_company_from_trigger(vals_list))
 
     # ------------------------------------------------------------------ API
 

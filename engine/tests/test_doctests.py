@@ -1,4 +1,5 @@
-"""The usage examples in the engine's docstrings must stay true."""
+"""The usage examples in the docstrings of the engine and the Listmonk client must stay
+true."""
 
 import doctest
 import importlib
@@ -7,10 +8,13 @@ import pkgutil
 import pytest
 
 import engine
+import listmonk
 
+PACKAGES = {"engine": (engine, 5), "listmonk": (listmonk, 10)}  # fewest examples expected
 MODULES = sorted(
     name
-    for _, name, _ in pkgutil.iter_modules(engine.__path__, "engine.")
+    for package, _minimum in PACKAGES.values()
+    for _, name, _ in pkgutil.iter_modules(package.__path__, f"{package.__name__}.")
     if not name.endswith(".tests")
 )
 
@@ -21,6 +25,9 @@ def test_docstring_examples(name):
     assert result.failed == 0
 
 
-def test_examples_are_found():
-    found = sum(doctest.testmod(importlib.import_module(name)).attempted for name in MODULES)
-    assert found >= 5
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_examples_are_found(package):
+    minimum = PACKAGES[package][1]
+    names = [name for name in MODULES if name.startswith(f"{package}.")]
+    found = sum(doctest.testmod(importlib.import_module(name)).attempted for name in names)
+    assert found >= minimum

@@ -1,9 +1,13 @@
-"""The engine must stay importable, testable and benchmarkable without Odoo."""
+"""The engine and the Listmonk client must stay importable, testable and benchmarkable
+without Odoo."""
 
 import ast
 import pathlib
 
-ENGINE = pathlib.Path(__file__).resolve().parents[1]
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+PACKAGES = {"engine": 4, "listmonk": 8}  # package: the fewest source files expected
 
 
 def _imported_roots(tree):
@@ -21,11 +25,12 @@ def _imported_roots(tree):
             yield str(node.args[0].value).split(".")[0]
 
 
-def test_no_engine_file_imports_odoo():
-    files = sorted(ENGINE.rglob("*.py"))
-    assert len(files) >= 4, "the engine sources were not found"
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_no_file_imports_odoo(package):
+    files = sorted((ROOT / package).rglob("*.py"))
+    assert len(files) >= PACKAGES[package], f"the {package} sources were not found"
     offenders = [
-        str(path.relative_to(ENGINE))
+        str(path.relative_to(ROOT))
         for path in files
         if "odoo" in set(_imported_roots(ast.parse(path.read_text(), str(path))))
     ]
