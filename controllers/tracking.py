@@ -85,7 +85,7 @@ class MarketingTriggerTracking(http.Controller):
     )
     def unsubscribe(self, delivery_id, token, **_kwargs):
         Delivery = request.env["marketing.trigger.delivery"]
-        delivery = Delivery._unsubscribe_target(delivery_id, token)
+        delivery = Delivery._by_token("unsubscribe", delivery_id, token)
         if not delivery:
             return _not_found()
         if request.httprequest.method == "POST":
@@ -123,7 +123,7 @@ class MarketingTriggerTracking(http.Controller):
         """The customer's preference page: channels and topics. The signed URL is the
         authentication (the customer has no login); every change is a consent proof."""
         Delivery = request.env["marketing.trigger.delivery"]
-        delivery = Delivery._preferences_target(delivery_id, token)
+        delivery = Delivery._by_token("preferences", delivery_id, token)
         if not delivery:
             return _not_found()
         saved = False

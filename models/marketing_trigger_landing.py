@@ -8,7 +8,6 @@ import re
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..engine.tracking import sign, verify
 from .marketing_trigger_tracking import _valid_url
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -88,11 +87,8 @@ class MarketingTriggerDelivery(models.Model):
     _inherit = "marketing.trigger.delivery"
 
     def _landing_url(self, landing, base_url=None):
-        self.ensure_one()
         base_url = base_url or self.get_base_url()
-        secret = self.env["marketing.trigger.engagement"]._secret()
-        token = sign(secret, "landing", self.id, landing.id, self.partner_id.id)
-        return f"{base_url}/mt/l/{landing.slug}/{self.id}/{token}"
+        return f"{base_url}/mt/l/{landing.slug}/{self.id}/{self._token('landing', landing.id)}"
 
     def _personal_landing_links(self, body, base_url):
         """Replace /mt/landing/<slug> links with this recipient's signed landing URL."""
@@ -123,19 +119,18 @@ class MarketingTriggerDelivery(models.Model):
         landing = (
             self.env["marketing.trigger.landing"].sudo().search([("slug", "=", slug)], limit=1)
         )
-        delivery = self.sudo().browse(delivery_id).exists()
-        secret = self.env["marketing.trigger.engagement"]._secret()
-        if not (
-            landing
-            and delivery
-            and verify(secret, token, "landing", delivery.id, landing.id, delivery.partner_id.id)
-        ):
+        delivery = landing and self._by_token("landing", delivery_id, token, landing.id)
+        if not delivery:
             return None, None
         url = f"{delivery.get_base_url()}/mt/landing/{landing.slug}"
         link_id = self.env["marketing.trigger.link"].sudo()._get_or_create([url])[url]
-        click_token = sign(secret, "click", delivery.id, link_id, delivery.partner_id.id)
         self.env["marketing.trigger.engagement"]._record(
-            "click", delivery.id, click_token, link_id=link_id, user_agent=user_agent, method=method
+            "click",
+            delivery.id,
+            delivery._token("click", link_id),
+            link_id=link_id,
+            user_agent=user_agent,
+            method=method,
         )
         return landing, delivery
 
@@ -149,6 +144,4 @@ class MarketingTriggerDelivery(models.Model):
             .sudo()
             ._get_or_create([landing.next_url])[landing.next_url]
         )
-        secret = self.env["marketing.trigger.engagement"]._secret()
-        token = sign(secret, "click", self.id, link_id, self.partner_id.id)
-        return f"/mt/c/{self.id}/{link_id}/{token}"
+        return f"/mt/c/{self.id}/{link_id}/{self._token('click', link_id)}"

@@ -228,17 +228,33 @@ class MarketingTriggerDelivery(models.Model):
     mail_id = fields.Many2one(index="btree_not_null")
     engagement_ids = fields.One2many("marketing.trigger.engagement", "delivery_id")
 
+    def _token(self, purpose, *ids):
+        """The signed token binding ``purpose``, this delivery, ``ids`` and its partner."""
+        self.ensure_one()
+        secret = self.env["marketing.trigger.engagement"]._secret()
+        return sign(secret, purpose, self.id, *ids, self.partner_id.id)
+
+    def _signed_url(self, purpose, route, base_url=None):
+        """``<base>/mt/<route>/<delivery>/<token>`` for a one-delivery customer page."""
+        base_url = base_url or self.get_base_url()
+        return f"{base_url}/mt/{route}/{self.id}/{self._token(purpose)}"
+
+    @api.model
+    def _by_token(self, purpose, delivery_id, token, *ids):
+        """The delivery ``token`` was made for (with ``ids``), or an empty recordset.
+        Every public route checks its token here before doing anything as superuser."""
+        delivery = self.sudo().browse(delivery_id).exists()
+        secret = self.env["marketing.trigger.engagement"]._secret()
+        if delivery and verify(secret, token, purpose, delivery.id, *ids, delivery.partner_id.id):
+            return delivery
+        return self.browse()
+
     def _tracking_urls(self, base_url):
         """(open pixel URL, one-click unsubscribe URL) for this delivery."""
         self.ensure_one()
-        Engagement = self.env["marketing.trigger.engagement"]
-        secret = Engagement._secret()
-        partner_id = self.partner_id.id
-        open_token = sign(secret, "open", self.id, partner_id)
-        unsubscribe_token = sign(secret, "unsubscribe", self.id, partner_id)
         return (
-            f"{base_url}/mt/o/{self.id}/{open_token}.gif",
-            f"{base_url}/mt/u/{self.id}/{unsubscribe_token}",
+            f"{self._signed_url('open', 'o', base_url)}.gif",
+            self._signed_url("unsubscribe", "u", base_url),
         )
 
     def _tracked_body(self, body, base_url):
@@ -260,15 +276,13 @@ class MarketingTriggerDelivery(models.Model):
             .sudo()
             ._get_or_create([u for u in urls if not u.startswith(own)])
         )
-        secret = self.env["marketing.trigger.engagement"]._secret()
-        partner_id = self.partner_id.id
 
         def rewrite(match):
             url = match.group(3)
             link_id = links.get(url)
             if not link_id:
                 return match.group(0)
-            token = sign(secret, "click", self.id, link_id, partner_id)
+            token = self._token("click", link_id)
             quote = match.group(2)
             return f"{match.group(1)}{quote}{base_url}/mt/c/{self.id}/{link_id}/{token}{quote}"
 
@@ -278,30 +292,8 @@ class MarketingTriggerDelivery(models.Model):
 class MarketingTriggerDeliveryUnsubscribe(models.Model):
     _inherit = "marketing.trigger.delivery"
 
-    @api.model
-    def _unsubscribe_target(self, delivery_id, token):
-        """The delivery an unsubscribe token was made for, or an empty recordset."""
-        delivery = self.sudo().browse(delivery_id).exists()
-        secret = self.env["marketing.trigger.engagement"]._secret()
-        if delivery and verify(secret, token, "unsubscribe", delivery.id, delivery.partner_id.id):
-            return delivery
-        return self.browse()
-
     def _preferences_url(self, base_url=None):
-        self.ensure_one()
-        base_url = base_url or self.get_base_url()
-        secret = self.env["marketing.trigger.engagement"]._secret()
-        token = sign(secret, "preferences", self.id, self.partner_id.id)
-        return f"{base_url}/mt/p/{self.id}/{token}"
-
-    @api.model
-    def _preferences_target(self, delivery_id, token):
-        """The delivery a preference-page token was made for, or an empty recordset."""
-        delivery = self.sudo().browse(delivery_id).exists()
-        secret = self.env["marketing.trigger.engagement"]._secret()
-        if delivery and verify(secret, token, "preferences", delivery.id, delivery.partner_id.id):
-            return delivery
-        return self.browse()
+        return self._signed_url("preferences", "p", base_url)
 
     def _preferences_values(self):
         """What the preference page shows: channels with their consent, and topics."""
@@ -408,20 +400,15 @@ class MarketingTriggerDeliveryAddress(models.Model):
     )
 
     def _address_url(self, base_url=None):
-        self.ensure_one()
-        base_url = base_url or self.get_base_url()
-        secret = self.env["marketing.trigger.engagement"]._secret()
-        token = sign(secret, "address", self.id, self.partner_id.id)
-        return f"{base_url}/mt/a/{self.id}/{token}"
+        return self._signed_url("address", "a", base_url)
 
     @api.model
     def _address_target(self, delivery_id, token):
         """(delivery, problem): the delivery the token was made for, and why it cannot
         be used any more ("expired", "answered"), or an empty recordset."""
-        delivery = self.sudo().browse(delivery_id).exists()
-        secret = self.env["marketing.trigger.engagement"]._secret()
-        if not (delivery and verify(secret, token, "address", delivery.id, delivery.partner_id.id)):
-            return self.browse(), None
+        delivery = self._by_token("address", delivery_id, token)
+        if not delivery:
+            return delivery, None
         days = int(
             self.env["ir.config_parameter"]
             .sudo()
