@@ -9,7 +9,8 @@ PUT replacing what PATCH merges, partial transactional sends.
 - :mod:`.transport`: timeouts, retries with backoff where repeating is safe.
 - :mod:`.errors`: the exceptions, from Listmonk's status codes and messages.
 - :mod:`.models`: the frozen dataclasses the client returns.
-- :mod:`.sync`: batched, resumable subscriber sync.
+- :mod:`.sync`: batched, resumable subscriber sync (by ID, lookup, or bulk import).
+- :mod:`.imports`: the bulk CSV import, uploaded and waited for.
 - :mod:`.fake`: an in-memory Listmonk HTTP server for tests, with failure switches.
 """
 
@@ -19,6 +20,8 @@ from .errors import (
     ListmonkAuthError,
     ListmonkDuplicate,
     ListmonkError,
+    ListmonkImportBusy,
+    ListmonkImportFailed,
     ListmonkNotFound,
     ListmonkOutcomeUnknown,
     ListmonkProtocolError,
@@ -31,6 +34,7 @@ from .models import (
     Campaign,
     CampaignList,
     ConnectionCheck,
+    ImportStatus,
     LinkCount,
     MailingList,
     Page,
@@ -50,11 +54,14 @@ __all__ = [
     "CampaignDraft",
     "CampaignList",
     "ConnectionCheck",
+    "ImportStatus",
     "LinkCount",
     "ListmonkAuthError",
     "ListmonkClient",
     "ListmonkDuplicate",
     "ListmonkError",
+    "ListmonkImportBusy",
+    "ListmonkImportFailed",
     "ListmonkNotFound",
     "ListmonkOutcomeUnknown",
     "ListmonkProtocolError",

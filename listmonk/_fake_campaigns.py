@@ -232,14 +232,15 @@ class CampaignRoutes(SubscriberRoutes):
     def recipients(self, row: dict[str, Any]) -> set[int]:
         ids = {item["id"] for item in row["lists"] if item["id"] is not None}
         out = set()
-        for (subscriber_id, list_id), sub in self.subscriptions.items():
-            if list_id not in ids or self.subscribers[subscriber_id]["status"] == "blocklisted":
-                continue
-            double = self.lists[list_id]["optin"] == "double"
-            if (double and sub["status"] == "confirmed") or (
-                not double and sub["status"] != "unsubscribed"
-            ):
-                out.add(subscriber_id)
+        for list_id in ids:
+            for subscriber_id, sub in self.subscriptions.of_list(list_id).items():
+                if self.subscribers[subscriber_id]["status"] == "blocklisted":
+                    continue
+                double = self.lists[list_id]["optin"] == "double"
+                if (double and sub["status"] == "confirmed") or (
+                    not double and sub["status"] != "unsubscribed"
+                ):
+                    out.add(subscriber_id)
         return out
 
     def set_campaign_status(self, request: Request) -> Any:

@@ -231,14 +231,17 @@ class MessageRoutes(CampaignRoutes):
         email = sanitize_email(email) if email else ""
         if body.get("type") not in ("hard", "soft", "complaint"):
             raise FakeHTTPError(400, "Invalid fields: type")
-        subscriber = next(
-            (
-                s
-                for s in self.subscribers.values()
-                if (email and s["email"] == email) or (sub_uuid and s["uuid"] == sub_uuid)
-            ),
-            None,
-        )
+        if sub_uuid:
+            subscriber = next(
+                (
+                    s
+                    for s in self.subscribers.values()
+                    if (email and s["email"] == email) or s["uuid"] == sub_uuid
+                ),
+                None,
+            )
+        else:
+            subscriber = self.subscribers.by_email(email)
         if subscriber is None or subscriber["status"] == "blocklisted":
             return True  # ignored silently, or beyond the action's threshold
         campaign = next(

@@ -14,17 +14,30 @@ other SQL is a syntax error.
 >>> match = compile_condition("subscribers.attribs->>'crm' IN ('7', '9') AND status = 'enabled'")
 >>> match(Row({"attribs": {"crm": 7}, "status": "enabled"}))
 True
+
+:func:`compile_query` also says which rows can match at all, so that the fake need not
+test every subscriber (Postgres would use its indexes): a *bound* built from ``=`` and
+``IN`` on ``subscribers.id``, ``subscribers.email``, ``LOWER(subscribers.email)`` and
+``subscribers.attribs->>'key'`` with literals, ``__lists__`` (the list filter), and
+``FALSE``. ``AND`` is bounded by any bounded part (the intersection), ``OR`` only when
+every part is; anything else is unbounded (``None``). A bound is a superset of the
+matching rows, never more precise than that: the predicate still decides.
+
+>>> compile_query("__lists__ AND __search__ AND subscribers.email = 'a@b.c' OR id IN (1, '2')")[1]
+('or', (('and', (('lists',), ('email', frozenset({'a@b.c'})))), ('id', frozenset({1, 2}))))
+>>> compile_query("subscribers.email = 'a@b.c' OR NOT id = 1")[1] is None
+True
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ._fake_base import attribute_text as _text
 from .models import parse_time
 
 ALLOWED_TABLES = frozenset(
@@ -49,6 +62,10 @@ _TOKEN_RE = re.compile(
     r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>\d+)|(?P<op>->>|<>|!=|<=|>=|[=<>(),])"
     r"|(?P<word>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?))"
 )
+# ``IN ('a', 'b', 7)``: a whole list of literals as one token (lookups send hundreds).
+_LITERAL = r"'(?:[^']|'')*'|\d+"
+_LITERAL_LIST_RE = re.compile(rf"\s*\(\s*((?:{_LITERAL})(?:\s*,\s*(?:{_LITERAL}))*)\s*\)")
+_LITERAL_RE = re.compile(_LITERAL)
 _KEYWORDS = {"AND", "OR", "NOT", "IN", "IS", "NULL", "TRUE", "FALSE", "EXISTS", "SELECT"}
 _KEYWORDS |= {"FROM", "WHERE", "LOWER"}
 
@@ -73,22 +90,81 @@ class Row:
 
 Predicate = Callable[[Row], bool]
 Operand = Callable[[Row], Any]
+# ("id", ids) | ("email", lowercased emails) | ("attr", key, texts) | ("lists",)
+# | ("and", bounds) | ("or", bounds); None: any row may match.
+Bound = tuple[Any, ...]
+# What an operand is, for bounds: ("column", name), ("lower", name), ("attr", key),
+# ("literal", value); None for anything else.
+Shape = tuple[str, Any] | None
 
 
 def compile_condition(text: str) -> Predicate:
     """A predicate over :class:`Row` for the WHERE text, or :class:`QueryError`."""
+    return compile_query(text)[0]
+
+
+def compile_query(text: str) -> tuple[Predicate, Bound | None]:
+    """The predicate and the bound (see the module docstring) of the WHERE text."""
     parser = _Parser(_tokens(text))
-    predicate = parser.expression()
+    predicate, bound = parser.expression()
     if parser.peek() is not None:
         raise parser.error()
-    return predicate
+    return predicate, bound
 
 
-def _tokens(text: str) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
+def _and_bound(bounds: list[Bound | None]) -> Bound | None:
+    bounded = tuple(b for b in bounds if b is not None)
+    if not bounded:
+        return None
+    return bounded[0] if len(bounded) == 1 else ("and", bounded)
+
+
+def _or_bound(bounds: list[Bound | None]) -> Bound | None:
+    if any(b is None for b in bounds):
+        return None
+    return bounds[0] if len(bounds) == 1 else ("or", tuple(bounds))  # type: ignore[arg-type]
+
+
+def _comparison_bound(left: Shape, values: list[Shape]) -> Bound | None:
+    """The rows ``left = v1 OR left = v2 …`` can match, following :func:`_compare`."""
+    if left is None or any(v is None or v[0] != "literal" for v in values):
+        return None
+    literals = [v[1] for v in values]  # type: ignore[index]
+    kind, name = left
+    if kind == "column" and name == "id":
+        ids: set[int] = set()
+        for value in literals:
+            if isinstance(value, int):
+                ids.add(value)
+            elif value.lstrip("-").isdigit():
+                try:
+                    ids.add(int(value))
+                except ValueError:
+                    return None  # the predicate decides how that fails
+        return ("id", frozenset(ids))
+    if kind in ("column", "lower") and name == "email":
+        # Emails are stored lowercased (one row per LOWER(email)); for a plain
+        # ``email = 'X'`` the index entry of 'x' is a superset.
+        return ("email", frozenset(str(value).lower() for value in literals))
+    if kind == "attr":
+        return ("attr", name, frozenset(str(value) for value in literals))
+    return None
+
+
+def _tokens(text: str) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
     position = 0
     text = text.rstrip()
     while position < len(text):
+        if out and out[-1] == ("kw", "IN"):
+            literals = _LITERAL_LIST_RE.match(text, position)
+            if literals:  # "(", ("literals", [tokens]), ")"
+                values = [
+                    ("str" if v[0] == "'" else "num", v) for v in _LITERAL_RE.findall(literals[1])
+                ]
+                out += [("op", "("), ("literals", values), ("op", ")")]
+                position = literals.end()
+                continue
         match = _TOKEN_RE.match(text, position)
         if not match or match.end() == position:
             raise QueryError(f'pq: syntax error at or near "{text[position:].split()[0]}"')
@@ -102,13 +178,13 @@ def _tokens(text: str) -> list[tuple[str, str]]:
 
 
 class _Parser:
-    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+    def __init__(self, tokens: list[tuple[str, Any]]) -> None:
         self.tokens = tokens
         self.position = 0
         # alias -> "subscribers", "join" (Listmonk's own LEFT JOIN) or "scope" (EXISTS)
         self.aliases = {"subscribers": "subscribers", "subscriber_lists": "join"}
 
-    def peek(self) -> tuple[str, str] | None:
+    def peek(self) -> tuple[str, Any] | None:
         return self.tokens[self.position] if self.position < len(self.tokens) else None
 
     def error(self) -> QueryError:
@@ -129,39 +205,47 @@ class _Parser:
             raise self.error()
         return found
 
-    def expression(self) -> Predicate:
+    def expression(self) -> tuple[Predicate, Bound | None]:
         parts = [self.conjunction()]
         while self.accept("kw", "OR"):
             parts.append(self.conjunction())
-        return parts[0] if len(parts) == 1 else (lambda row: any(p(row) for p in parts))
+        if len(parts) == 1:
+            return parts[0]
+        predicates = [p for p, _ in parts]
+        bound = _or_bound([b for _, b in parts])
+        return (lambda row: any(p(row) for p in predicates)), bound
 
-    def conjunction(self) -> Predicate:
+    def conjunction(self) -> tuple[Predicate, Bound | None]:
         parts = [self.negation()]
         while self.accept("kw", "AND"):
             parts.append(self.negation())
-        return parts[0] if len(parts) == 1 else (lambda row: all(p(row) for p in parts))
+        if len(parts) == 1:
+            return parts[0]
+        predicates = [p for p, _ in parts]
+        bound = _and_bound([b for _, b in parts])
+        return (lambda row: all(p(row) for p in predicates)), bound
 
-    def negation(self) -> Predicate:
+    def negation(self) -> tuple[Predicate, Bound | None]:
         if self.accept("kw", "NOT"):
-            inner = self.negation()
-            return lambda row: not inner(row)
+            inner, _ = self.negation()
+            return (lambda row: not inner(row)), None
         return self.primary()
 
-    def primary(self) -> Predicate:
+    def primary(self) -> tuple[Predicate, Bound | None]:
         if self.accept("op", "("):
             inner = self.expression()
             self.expect("op", ")")
             return inner
         if self.accept("kw", "TRUE"):
-            return lambda row: True
+            return (lambda row: True), None
         if self.accept("kw", "FALSE"):
-            return lambda row: False
+            return (lambda row: False), ("id", frozenset())
         if self.accept("kw", "EXISTS"):
-            return self.exists()
+            return self.exists(), None
         if self.accept("word", "__lists__"):
-            return lambda row: row.lists_ok
+            return (lambda row: row.lists_ok), ("lists",)
         if self.accept("word", "__search__"):
-            return lambda row: row.search_ok
+            return (lambda row: row.search_ok), None
         return self.comparison()
 
     def exists(self) -> Predicate:
@@ -178,7 +262,7 @@ class _Parser:
         alias = self.accept("word") or table
         self.aliases[alias] = "scope"
         self.expect("kw", "WHERE")
-        inner = self.expression()
+        inner, _ = self.expression()
         self.expect("op", ")")
 
         def exists(row: Row) -> bool:
@@ -190,39 +274,89 @@ class _Parser:
 
         return exists
 
-    def comparison(self) -> Predicate:
-        left = self.operand()
+    def comparison(self) -> tuple[Predicate, Bound | None]:
+        left, left_shape = self.operand()
         negate = bool(self.accept("kw", "NOT"))
         if self.accept("kw", "IN"):
             self.expect("op", "(")
-            values = [self.operand()]
-            while self.accept("op", ","):
-                values.append(self.operand())
+            shapes = self.in_list()
             self.expect("op", ")")
-            return lambda row: _in(left(row), [v(row) for v in values]) != negate
+            bound = None if negate else _comparison_bound(left_shape, shapes)
+            member = _literal_membership(shapes)
+            if member is not None:  # ``x IN ('a', 'b', …)``: a set, not a loop
+                literals = [shape[1] for shape in shapes]  # type: ignore[index]
+                return (lambda row: _in_literals(left(row), literals, member) != negate), bound
+            values = self.in_operands
+            return (lambda row: _in(left(row), [v(row) for v in values]) != negate), bound
         if negate:
             raise self.error()
         if self.accept("kw", "IS"):
             is_not = bool(self.accept("kw", "NOT"))
             self.expect("kw", "NULL")
-            return lambda row: (left(row) is None) != is_not
+            return (lambda row: (left(row) is None) != is_not), None
         op = self.accept("op")
         if op not in ("=", "!=", "<>", "<", "<=", ">", ">="):
             raise self.error()
-        right = self.operand()
-        return lambda row: _compare(left(row), op, right(row))
+        right, right_shape = self.operand()
+        bound = _comparison_bound(left_shape, [right_shape]) if op == "=" else None
+        # ``'x' = column`` is the same for strings and ids, but ``7 = attribs->>'k'``
+        # compares as numbers (_coerce), which no text index answers.
+        if (
+            op == "="
+            and bound is None
+            and left_shape
+            and left_shape[0] == "literal"
+            and (isinstance(left_shape[1], str) or right_shape == ("column", "id"))
+        ):
+            bound = _comparison_bound(right_shape, [left_shape])
+        return (lambda row: _compare(left(row), op, right(row))), bound
 
-    def operand(self) -> Operand:
+    def in_list(self) -> list[Shape]:
+        """The shapes of an ``IN`` list (literals read straight from the tokens, the
+        common and long case); its operands are left in ``in_operands``."""
+        shapes: list[Shape] = []
+        operands: list[Operand] = []
+        tokens = self.tokens
+        if self.accept("literals") is not None:
+            for kind, text in tokens[self.position - 1][1]:
+                value: Any = text[1:-1].replace("''", "'") if kind == "str" else int(text)
+                shapes.append(("literal", value))
+                operands.append(lambda row, value=value: value)
+            self.in_operands = operands
+            return shapes
+        while True:
+            token = tokens[self.position] if self.position < len(tokens) else None
+            if token is not None and token[0] in ("str", "num"):
+                self.position += 1
+                value = token[1][1:-1].replace("''", "'") if token[0] == "str" else None
+                value = int(token[1]) if value is None else value
+                shapes.append(("literal", value))
+                operands.append(lambda row, value=value: value)
+            else:
+                operand, shape = self.operand()
+                shapes.append(shape)
+                operands.append(operand)
+            if not self.accept("op", ","):
+                self.in_operands = operands
+                return shapes
+
+    def operand(self) -> tuple[Operand, Shape]:
         if (text := self.accept("str")) is not None:
             literal = text[1:-1].replace("''", "'")
-            return lambda row: literal
+            return (lambda row: literal), ("literal", literal)
         if (number := self.accept("num")) is not None:
-            return lambda row: int(number)
+            value = int(number)
+            return (lambda row: value), ("literal", value)
         if self.accept("kw", "LOWER"):
             self.expect("op", "(")
-            inner = self.operand()
+            inner, shape = self.operand()
             self.expect("op", ")")
-            return lambda row: None if inner(row) is None else str(inner(row)).lower()
+            lowered: Shape = None
+            if shape is not None and shape[0] == "column":
+                lowered = ("lower", shape[1])
+            elif shape is not None and shape[0] == "literal":
+                lowered = ("literal", str(shape[1]).lower())
+            return (lambda row: None if inner(row) is None else str(inner(row)).lower()), lowered
         name = self.expect("word")
         table, _, column = name.rpartition(".")
         kind = self.aliases.get(table or "subscribers")
@@ -230,22 +364,18 @@ class _Parser:
             raise QueryError(f'pq: missing FROM-clause entry for table "{table}"')
         if column == "attribs" and kind == "subscribers" and self.accept("op", "->>"):
             key = self.expect("str")[1:-1].replace("''", "'")
-            return lambda row: _text(row.subscriber.get("attribs", {}).get(key))
+            return (
+                lambda row: _text(row.subscriber.get("attribs", {}).get(key)),
+                ("attr", key),
+            )
         columns = SUBSCRIBER_COLUMNS if kind == "subscribers" else SUBSCRIPTION_COLUMNS
         if column not in columns:
             raise QueryError(f'pq: column "{name}" does not exist')
         if kind == "subscribers":
-            return lambda row: row.subscriber.get(column)
+            return (lambda row: row.subscriber.get(column)), ("column", column)
         if kind == "join":  # the outer LEFT JOIN: NULL unless filtering by list
-            return lambda row: (row.subscription or {}).get(column)
-        return lambda row: (row.scope.get(table) or {}).get(column)
-
-
-def _text(value: Any) -> str | None:
-    """``->>`` gives text: strings as they are, other JSON values as JSON."""
-    if value is None or isinstance(value, str):
-        return value
-    return json.dumps(value)
+            return (lambda row: (row.subscription or {}).get(column)), None
+        return (lambda row: (row.scope.get(table) or {}).get(column)), None
 
 
 def _coerce(left: Any, right: Any) -> tuple[Any, Any]:
@@ -278,3 +408,33 @@ def _compare(left: Any, op: str, right: Any) -> bool:
 
 def _in(left: Any, values: list[Any]) -> bool:
     return left is not None and any(_compare(left, "=", value) for value in values)
+
+
+Membership = tuple[frozenset[str], frozenset[int] | None]
+
+
+def _literal_membership(shapes: list[Shape]) -> Membership | None:
+    """For an ``IN`` list of literals: the values a text and an integer operand are equal
+    to under :func:`_compare` (``None`` for integers when a literal's coercion fails)."""
+    if any(s is None or s[0] != "literal" for s in shapes):
+        return None
+    literals = [s[1] for s in shapes]  # type: ignore[index]
+    texts = frozenset(v if isinstance(v, str) else str(v) for v in literals)
+    try:
+        numbers: frozenset[int] | None = frozenset(
+            v if isinstance(v, int) else int(v)
+            for v in literals
+            if isinstance(v, int) or v.lstrip("-").isdigit()
+        )
+    except ValueError:
+        numbers = None
+    return texts, numbers
+
+
+def _in_literals(left: Any, literals: list[Any], member: Membership) -> bool:
+    """:func:`_in` for literals, by set lookup for text and integers (the same result)."""
+    if isinstance(left, str):
+        return left in member[0]
+    if isinstance(left, int) and not isinstance(left, bool) and member[1] is not None:
+        return left in member[1]
+    return _in(left, literals)

@@ -1,4 +1,11 @@
-"""The fake Listmonk's subscribers and lists (contract sections 3.2 and 3.3)."""
+"""The fake Listmonk's subscribers and lists (contract sections 3.2 and 3.3).
+
+Nothing here scans every subscriber or subscription unless the request needs it: the
+tables are indexed (see :class:`~listmonk._fake_base.SubscriberTable`), and
+``GET /api/subscribers?query=…`` only tests the rows the condition's bound allows (see
+:func:`~listmonk._fake_sql.compile_query`), as Postgres would use its indexes.
+``use_indexes = False`` turns the narrowing off, to compare.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +28,7 @@ from ._fake_base import (
     sanitize_email,
     sort_rows,
 )
-from ._fake_sql import QueryError, Row, compile_condition
+from ._fake_sql import Bound, QueryError, Row, compile_query
 
 SUBSCRIBER_STATUSES = ("enabled", "disabled", "blocklisted")
 SUBSCRIPTION_STATUSES = ("unconfirmed", "confirmed", "unsubscribed")
@@ -60,13 +67,14 @@ def derived_name(email: str) -> str:
 
 
 class SubscriberRoutes(Store):
+    use_indexes = True  # narrow subscriber queries by the condition's bound
+
     # -- JSON views ---------------------------------------------------------------------
 
     def list_json(self, row: dict[str, Any], *, minimal: bool = False) -> dict[str, Any]:
         statuses: dict[str, int] = {}
-        for (_, list_id), sub in self.subscriptions.items():
-            if list_id == row["id"]:
-                statuses[sub["status"]] = statuses.get(sub["status"], 0) + 1
+        for sub in self.subscriptions.of_list(row["id"]).values():
+            statuses[sub["status"]] = statuses.get(sub["status"], 0) + 1
         return {
             "id": row["id"],
             "created_at": go_time(row["created_at"]),
@@ -85,33 +93,47 @@ class SubscriberRoutes(Store):
         }
 
     def subscriber_lists(self, subscriber_id: int) -> list[dict[str, Any]]:
+        subscriptions = self.subscriptions.of_subscriber(subscriber_id)
         return [
-            s | {"list_id": list_id, "subscriber_id": subscriber_id}
-            for (sid, list_id), s in sorted(self.subscriptions.items())
-            if sid == subscriber_id
+            subscriptions[list_id] | {"list_id": list_id, "subscriber_id": subscriber_id}
+            for list_id in sorted(subscriptions)
         ]
 
-    def subscriber_json(self, row: dict[str, Any]) -> dict[str, Any]:
+    def _list_part(self, list_id: int) -> dict[str, Any]:
+        item = self.lists[list_id]
+        return {
+            "id": item["id"],
+            "uuid": item["uuid"],
+            "name": item["name"],
+            "type": item["type"],
+            "optin": item["optin"],
+            "status": item["status"],
+            "tags": item["tags"] or None,
+            "description": item["description"],
+            "created_at": pg_time(item["created_at"]),
+            "updated_at": pg_time(item["updated_at"]),
+        }
+
+    def subscriber_json(
+        self, row: dict[str, Any], list_parts: dict[int, dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """The Subscriber object; ``list_parts`` shares the lists' part across a page."""
+        list_parts = {} if list_parts is None else list_parts
         lists = []
-        for sub in self.subscriber_lists(row["id"]):
-            item = self.lists[sub["list_id"]]
+        subscriptions = self.subscriptions.of_subscriber(row["id"])
+        for list_id in sorted(subscriptions):
+            sub = subscriptions[list_id]
+            part = list_parts.get(list_id)
+            if part is None:
+                part = list_parts[list_id] = self._list_part(list_id)
             lists.append(
                 {
                     "subscription_status": sub["status"],
                     "subscription_created_at": pg_time(sub["created_at"]),
                     "subscription_updated_at": pg_time(sub["updated_at"]),
                     "subscription_meta": {},
-                    "id": item["id"],
-                    "uuid": item["uuid"],
-                    "name": item["name"],
-                    "type": item["type"],
-                    "optin": item["optin"],
-                    "status": item["status"],
-                    "tags": item["tags"] or None,
-                    "description": item["description"],
-                    "created_at": pg_time(item["created_at"]),
-                    "updated_at": pg_time(item["updated_at"]),
                 }
+                | part
             )
         return {
             "id": row["id"],
@@ -140,9 +162,9 @@ class SubscriberRoutes(Store):
         moment = now()
         wanted = [i for i in dict.fromkeys(list_ids) if i in self.lists]
         if overwrite:
-            for key in [k for k in self.subscriptions if k[0] == subscriber["id"]]:
-                if key[1] not in wanted:
-                    del self.subscriptions[key]
+            for list_id in self.subscriptions.of_subscriber(subscriber["id"]):
+                if list_id not in wanted:
+                    del self.subscriptions[(subscriber["id"], list_id)]
         new_status = "confirmed" if preconfirm else "unconfirmed"
         blocklisted = subscriber["status"] == "blocklisted"
         for list_id in wanted:
@@ -163,13 +185,21 @@ class SubscriberRoutes(Store):
                 current |= {"status": status, "updated_at": moment}
 
     def find_subscriber(self, subscriber_id: int = 0, email: str = "") -> dict[str, Any]:
-        for row in self.subscribers.values():
-            if (subscriber_id and row["id"] == subscriber_id) or (email and row["email"] == email):
-                return row
+        found = [
+            row
+            for row in (
+                self.subscribers.get(subscriber_id) if subscriber_id else None,
+                self.subscribers.by_email(email) if email else None,
+            )
+            if row is not None
+        ]
+        if found:
+            return min(found, key=lambda row: row["id"])
         raise FakeHTTPError(400, f"Subscriber ({subscriber_id}: {email}) not found")
 
     def _email_taken(self, email: str, subscriber_id: int) -> None:
-        if any(r["email"] == email and r["id"] != subscriber_id for r in self.subscribers.values()):
+        other = self.subscribers.by_email(email)
+        if other is not None and other["id"] != subscriber_id:
             raise FakeHTTPError(
                 500,
                 "Error updating subscriber: pq: duplicate key value violates unique "
@@ -191,7 +221,7 @@ class SubscriberRoutes(Store):
         search = (request.param("search") or "").strip()
         try:
             # Listmonk pastes the query after its own filters, without parentheses.
-            match = compile_condition("__lists__ AND __search__ AND " + (query or "TRUE"))
+            match, bound = compile_query("__lists__ AND __search__ AND " + (query or "TRUE"))
             pattern = re.compile(search, re.IGNORECASE) if search else None
         except QueryError as exc:
             raise FakeHTTPError(400, f"Error preparing subscriber query: {exc}") from None
@@ -200,8 +230,15 @@ class SubscriberRoutes(Store):
                 500, f"Error querying subscribers: pq: invalid regular expression: {exc}"
             ) from None
         rows = []
-        for row in self.subscribers.values():
-            subscriptions = tuple(self.subscriber_lists(row["id"]))
+        candidates = self.candidate_ids(bound, list_ids) if self.use_indexes else None
+        if candidates is None:
+            scanned: Any = self.subscribers.values()
+        else:  # ids grow with insertion: the same order as the full scan
+            scanned = (self.subscribers[i] for i in sorted(candidates))
+        # Rows carry their subscriptions when the list filter or an EXISTS needs them.
+        joins = bool(list_ids) or "EXISTS" in query.upper()
+        for row in scanned:
+            subscriptions = tuple(self.subscriber_lists(row["id"])) if joins else ()
             joined: list[Mapping[str, Any] | None] = [None]
             if list_ids:
                 joined = [s for s in subscriptions if not status or s["status"] == status] or [None]
@@ -222,8 +259,34 @@ class SubscriberRoutes(Store):
         )
         rows = sort_rows(rows, field_name, descending)
         page = paginate(rows, request, search=search, query=query)
-        page["results"] = [self.subscriber_json(r) for r in page["results"]]
+        list_parts: dict[int, dict[str, Any]] = {}
+        page["results"] = [self.subscriber_json(r, list_parts) for r in page["results"]]
         return page
+
+    def candidate_ids(self, bound: Bound | None, list_ids: list[int]) -> set[int] | None:
+        """The ids of the subscribers ``bound`` allows, ``None`` for any."""
+        if bound is None:
+            return None
+        kind = bound[0]
+        if kind == "id":
+            return {i for i in bound[1] if i in self.subscribers}
+        if kind == "email":
+            ids = (self.subscribers.id_of_email(email) for email in bound[1])
+            return {i for i in ids if i is not None}
+        if kind == "attr":
+            out: set[int] = set()
+            for text in bound[2]:
+                out |= self.subscribers.ids_with_attribute(bound[1], text)
+            return out
+        if kind == "lists":  # no list filter: every subscriber passes it
+            return self.subscriptions.subscriber_ids_of_lists(list_ids) if list_ids else None
+        parts = [self.candidate_ids(part, list_ids) for part in bound[1]]
+        if kind == "and":
+            bounded = sorted((p for p in parts if p is not None), key=len)
+            return set.intersection(*bounded) if bounded else None
+        if any(p is None for p in parts):  # "or"
+            return None
+        return set().union(*parts)  # type: ignore[arg-type]
 
     def get_subscriber(self, request: Request) -> Any:
         return self.subscriber_json(self.find_subscriber(request.id))
@@ -237,7 +300,7 @@ class SubscriberRoutes(Store):
         status = body.get("status") or "enabled"
         if status not in SUBSCRIBER_STATUSES:
             raise enum_error("creating", "subscriber", "subscriber_status", status)
-        if any(r["email"] == email for r in self.subscribers.values()):
+        if self.subscribers.by_email(email) is not None:
             raise FakeHTTPError(409, "E-mail already exists.")
         moment = now()
         row: dict[str, Any] = {
@@ -272,7 +335,8 @@ class SubscriberRoutes(Store):
         if status not in SUBSCRIBER_STATUSES:
             raise enum_error("updating", "subscriber", "subscriber_status", status)
         self._email_taken(email, row["id"])
-        row |= {"email": email, "status": status, "attribs": body.get("attribs") or {}}
+        with self.subscribers.changing(row):
+            row |= {"email": email, "status": status, "attribs": body.get("attribs") or {}}
         row |= {"name": (body.get("name") or "").strip() or row["name"], "updated_at": now()}
         preconfirm = bool(body.get("preconfirm_subscriptions"))
         self.apply_lists(row, lists, preconfirm=preconfirm, overwrite=True)
@@ -287,7 +351,8 @@ class SubscriberRoutes(Store):
             raise enum_error("updating", "subscriber", "subscriber_status", status)
         self._email_taken(email, row["id"])
         attribs = dict(row["attribs"]) | (body.get("attribs") or {})  # merged, top level
-        row |= {"email": email, "status": status, "attribs": attribs, "updated_at": now()}
+        with self.subscribers.changing(row):
+            row |= {"email": email, "status": status, "attribs": attribs, "updated_at": now()}
         row["name"] = (body.get("name") or "").strip() or row["name"]
         if "lists" in body and body["lists"] is not None:
             preconfirm = bool(body.get("preconfirm_subscriptions"))
@@ -299,9 +364,8 @@ class SubscriberRoutes(Store):
         for subscriber_id in ids:
             if subscriber_id in self.subscribers:
                 self.subscribers[subscriber_id] |= {"status": "blocklisted", "updated_at": moment}
-            for (sid, _), sub in self.subscriptions.items():
-                if sid == subscriber_id:
-                    sub |= {"status": "unsubscribed", "updated_at": moment}
+            for sub in self.subscriptions.of_subscriber(subscriber_id).values():
+                sub |= {"status": "unsubscribed", "updated_at": moment}
         return True
 
     def blocklist_one(self, request: Request) -> Any:
@@ -362,8 +426,8 @@ class SubscriberRoutes(Store):
     def _delete_subscribers(self, ids: list[int]) -> bool:
         for subscriber_id in ids:
             self.subscribers.pop(subscriber_id, None)
-            for key in [k for k in self.subscriptions if k[0] == subscriber_id]:
-                del self.subscriptions[key]
+            for list_id in self.subscriptions.of_subscriber(subscriber_id):
+                del self.subscriptions[(subscriber_id, list_id)]
         return True
 
     def subscriber_activity(self, request: Request) -> Any:
@@ -458,8 +522,8 @@ class SubscriberRoutes(Store):
         if not request.user.has("lists:manage_all"):
             raise FakeHTTPError(403, "permission denied")
         if self.lists.pop(request.id, None) is not None:
-            for key in [k for k in self.subscriptions if k[1] == request.id]:
-                del self.subscriptions[key]
+            for subscriber_id in self.subscriptions.of_list(request.id):
+                del self.subscriptions[(subscriber_id, request.id)]
             for campaign in self.campaigns.values():
                 for item in campaign["lists"]:
                     if item["id"] == request.id:

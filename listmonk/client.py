@@ -13,8 +13,11 @@ and no module state, so each company (and thread) of an Odoo server uses its own
         report = lm.sync_subscribers(
             [SubscriberData("ada@example.com", "Ada", {"odoo_partner_id": 7}, (customers.id,))],
             match_attribute="odoo_partner_id",
+            import_from=200,    # a batch with 200+ new contacts: one CSV import
         )
         report.pending          # what an outage left undone: sync it again later
+        report.outcomes[0].subscriber.id   # store it: the next sync PATCHes by ID
+        lm.import_subscribers(records, [customers.id])  # a bulk import, waited for
         lm.send_tx(5, emails=["ada@example.com"], data={"order": "S0042"})
 
 Errors are the classes of :mod:`listmonk.errors`. Calls that set a state (GET, PUT,
@@ -92,6 +95,9 @@ PROBES: tuple[PermissionProbe, ...] = (
         json={"name": "permission probe", "type": "tx", "subject": "", "body": ""},
     ),
     PermissionProbe("tx:send", "POST", "api/tx", json={}),
+    # No ``params``: Listmonk answers 400 "Invalid params" (or "An import is already
+    # running"), after the route's permission check, before anything starts.
+    PermissionProbe("subscribers:import", "POST", "api/import/subscribers"),
     PermissionProbe("bounces:get", "GET", "api/bounces", {"per_page": 1}),
 )
 
@@ -172,6 +178,8 @@ class ListmonkClient(SubscribersAPI, CampaignsAPI):
         batch_size: int = 100,
         match_attribute: str | None = None,
         preconfirm: bool = False,
+        import_from: int | None = None,
+        workers: int = 1,
     ) -> SyncReport:
         """Create or update subscribers in batches; see :func:`listmonk.sync.sync_subscribers`."""
         return sync_subscribers(
@@ -180,6 +188,8 @@ class ListmonkClient(SubscribersAPI, CampaignsAPI):
             batch_size=batch_size,
             match_attribute=match_attribute,
             preconfirm=preconfirm,
+            import_from=import_from,
+            workers=workers,
         )
 
     def iter_sync(
@@ -189,6 +199,8 @@ class ListmonkClient(SubscribersAPI, CampaignsAPI):
         batch_size: int = 100,
         match_attribute: str | None = None,
         preconfirm: bool = False,
+        import_from: int | None = None,
+        workers: int = 1,
     ) -> Iterator[SyncReport]:
         """One :class:`~listmonk.sync.SyncReport` per batch, for callers that commit
         their own progress between batches (an Odoo cron)."""
@@ -198,4 +210,6 @@ class ListmonkClient(SubscribersAPI, CampaignsAPI):
             batch_size=batch_size,
             match_attribute=match_attribute,
             preconfirm=preconfirm,
+            import_from=import_from,
+            workers=workers,
         )

@@ -20,6 +20,11 @@ enum value). :func:`classify` turns a status and Listmonk's message into one of:
 - :class:`ListmonkProtocolError`: the answer is not the Listmonk API (wrong base URL, a
   server too old for the route, HTML instead of JSON).
 
+Two more come from the bulk import, which Listmonk runs in the background, one at a
+time: :class:`ListmonkImportFailed` (Listmonk reported the import ``failed``) and
+:class:`ListmonkImportBusy`, a :class:`ListmonkUnavailable` (an import, this one or
+another, was still running when the wait ran out: try again later).
+
 >>> classify(400, "Subscriber (999: ) not found").__name__
 'ListmonkNotFound'
 >>> classify(500, 'Error updating subscriber: pq: duplicate key value violates ...').__name__
@@ -33,6 +38,7 @@ enum value). :func:`classify` turns a status and Listmonk's message into one of:
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _PERMISSION_RE = re.compile(r"^permission denied: (?P<perm>\S+)$", re.IGNORECASE)
 
@@ -100,6 +106,20 @@ class ListmonkOutcomeUnknown(ListmonkError):
     It may have taken effect (a transactional email queued, a campaign created) or not.
     Record it as unknown on the caller's side and let a person, or a read, decide.
     """
+
+
+class ListmonkImportFailed(ListmonkError):
+    """Listmonk reported the import ``failed`` (an unreadable file, a database error).
+    ``log`` is the importer's log, which says why."""
+
+    def __init__(self, message: str, *, log: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.log = log
+
+
+class ListmonkImportBusy(ListmonkUnavailable):
+    """An import was still running when the wait ran out: this one (Listmonk carries on
+    with it) or another one (Listmonk runs one import at a time). Try again later."""
 
 
 class ListmonkProtocolError(ListmonkError):

@@ -6,7 +6,8 @@ is a 403 with Listmonk's message, a ``session=`` cookie makes it ignore the
 Authorization header, missing records are 400 ``… not found``, duplicates 409 on create
 and 500 on update, Go binder errors, the ``{"data": …}`` envelope with ``<>&`` escaped,
 the paginator and its empty-page quirks, SQL ``query=`` (a subset, see
-:mod:`listmonk._fake_sql`), PUT replacing and PATCH merging, partial tx sends::
+:mod:`listmonk._fake_sql`), PUT replacing and PATCH merging, partial tx sends, the CSV
+import running in the background (:mod:`listmonk._fake_imports`)::
 
     with FakeListmonk() as fake:
         client = ListmonkClient(fake.base_url, fake.username, fake.token, timeout=0.2)
@@ -15,9 +16,18 @@ the paginator and its empty-page quirks, SQL ``query=`` (a subset, see
         fake.add_user("ro", "t", {"lists:get_all"})  # a role with one permission
         fake.requests                             # what the client sent, in order
         fake.outbox                               # transactional messages queued
+        fake.hold_imports()                       # imports stay "importing" until released
+
+It is indexed like the database (email, subscriptions by subscriber and by list, the
+attributes queries use), so 100,000 subscribers stay fast. To run it in a process of
+its own (a benchmark: client and server then do not share the GIL)::
+
+    python -m listmonk.fake --port 0   # prints {"base_url": …, "username": …, "token": …}
+
+and it serves until killed (SIGTERM or SIGINT).
 
 Not modelled: per-list roles (a user has ``lists:get_all``/``lists:manage_all`` or sees no
-list), imports, media, the public pages, archive fields, opt-in emails.
+list), media, the public pages, archive fields, opt-in emails.
 """
 
 from __future__ import annotations
@@ -36,7 +46,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ._fake_base import FakeHTTPError, FakeUser, Request, now
-from ._fake_messages import MessageRoutes
+from ._fake_imports import ImportRoutes
 
 __all__ = ["Fault", "FakeListmonk", "FakeUser", "LoggedRequest"]
 
@@ -57,20 +67,31 @@ class _Route:
     handler: str
     permissions: tuple[str, ...] = ()
     public: bool = False
+    locked: bool = True  # runs holding the database lock (the importer has its own)
+    form: bool = False  # reads a form (multipart or urlencoded), not JSON
 
     @property
     def static(self) -> bool:
         return "(?P<" not in self.pattern.pattern
 
 
-def _route(method: str, path: str, handler: str, *perms: str, public: bool = False) -> _Route:
+def _route(
+    method: str,
+    path: str,
+    handler: str,
+    *perms: str,
+    public: bool = False,
+    locked: bool = True,
+    form: bool = False,
+) -> _Route:
     regex = re.sub(r":(\w+)", r"(?P<\1>[^/]+)", path)
-    return _Route(method, re.compile(regex), handler, perms, public)
+    return _Route(method, re.compile(regex), handler, perms, public, locked, form)
 
 
 _SUB_GET = ("subscribers:get_all", "subscribers:get")
 _CAMP_GET = ("campaigns:get_all", "campaigns:get")
 _CAMP_MANAGE = ("campaigns:manage_all", "campaigns:manage")
+_IMPORT = "subscribers:import"
 ROUTES = (
     _route("GET", "/health", "health", public=True),
     _route("GET", "/api/health", "health"),
@@ -109,6 +130,10 @@ ROUTES = (
     _route("GET", "/api/bounces", "get_bounces", "bounces:get"),
     _route("GET", "/api/bounces/:id", "get_bounce", "bounces:get"),
     _route("POST", "/webhooks/bounce", "bounce_webhook", "webhooks:post_bounce"),
+    _route("GET", "/api/import/subscribers", "import_status", _IMPORT, locked=False),
+    _route("GET", "/api/import/subscribers/logs", "import_logs", _IMPORT, locked=False),
+    _route("POST", "/api/import/subscribers", "import_subscribers", _IMPORT, form=True),
+    _route("DELETE", "/api/import/subscribers", "stop_import", _IMPORT, locked=False),
 )
 
 
@@ -181,11 +206,15 @@ class FakeListmonk:
         token: str = "fake-token-0123456789",
         version: str = "v6.2.0",
         host: str = "127.0.0.1",
+        port: int = 0,
+        record_requests: bool = True,
     ) -> None:
         self.username = username
         self.token = token
         self.host = host
-        self.state = MessageRoutes("", version)
+        self.port = port  # 0: any free port
+        self.record_requests = record_requests  # False: ``requests`` stays empty
+        self.state = ImportRoutes("", version)
         self.state.seed_templates()
         self.users: dict[str, FakeUser] = {username: FakeUser(username, token)}
         self.faults: list[Fault] = []
@@ -203,7 +232,7 @@ class FakeListmonk:
         return f"http://{self.host}:{self._server.server_address[1]}"
 
     def start(self) -> FakeListmonk:
-        server = ThreadingHTTPServer((self.host, 0), _Handler)
+        server = ThreadingHTTPServer((self.host, self.port), _Handler)
         server.daemon_threads = True
         server.fake = self  # type: ignore[attr-defined]
         self._server = server
@@ -254,6 +283,20 @@ class FakeListmonk:
         with self._lock:
             self.faults.clear()
 
+    def hold_imports(self) -> None:
+        """Imports started from now on stay ``importing`` until :meth:`release_imports`."""
+        self.state.import_gate.clear()
+
+    def release_imports(self) -> None:
+        self.state.import_gate.set()
+
+    def wait_for_import(self, timeout: float = 10.0) -> dict[str, Any]:
+        """Wait until the import thread is done; its status."""
+        thread = self.state.import_thread
+        if thread is not None:
+            thread.join(timeout)
+        return self.state.import_stats()
+
     def calls(self, method: str | None = None, path: str | None = None) -> list[LoggedRequest]:
         """Logged requests with this method and a path matching the regex ``path``."""
         return [
@@ -289,8 +332,9 @@ class FakeListmonk:
         return None
 
     def _log(self, entry: LoggedRequest) -> None:
-        with self._lock:
-            self.requests.append(entry)
+        if self.record_requests:
+            with self._lock:
+                self.requests.append(entry)
 
     def _authenticate(self, headers: Any) -> FakeUser:
         if "session=" in (headers.get("Cookie") or ""):
@@ -341,10 +385,16 @@ class FakeListmonk:
         ids = route.pattern.fullmatch(path).groupdict()  # type: ignore[union-attr]
         if "id" in ids and not (re.fullmatch(r"\d+", ids["id"]) and int(ids["id"]) >= 1):
             raise FakeHTTPError(400, "invalid ID")
-        body = self._body(headers, raw, webhook=path.startswith("/webhooks/"))
-        request = Request(method, path, query, body, user, ids, raw)
+        request = Request(method, path, query, {}, user, ids, raw)
+        if route.form:
+            request.form, request.files, request.form_error = _form(headers, raw)
+        else:
+            request.body = self._body(headers, raw, webhook=path.startswith("/webhooks/"))
+        handler = getattr(self.state, route.handler)
+        if not route.locked:
+            return handler(request)
         with self.state.lock:
-            return getattr(self.state, route.handler)(request)
+            return handler(request)
 
     def _body(self, headers: Any, raw: bytes, *, webhook: bool) -> dict[str, Any]:
         if not raw:
@@ -373,17 +423,63 @@ class FakeListmonk:
         return body
 
 
+def _form(headers: Any, raw: bytes) -> tuple[dict[str, str], dict[str, tuple[str, bytes]], str]:
+    """A form body as Go's ``Request.FormValue``/``FormFile`` read it: the fields, the
+    files, and the error ``FormFile`` gives when the body is no multipart form."""
+    content_type = headers.get("Content-Type") or ""
+    kind = content_type.split(";")[0].strip().lower()
+    if kind == "application/x-www-form-urlencoded":
+        fields = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+        return fields, {}, "request Content-Type isn't multipart/form-data"
+    if kind != "multipart/form-data":
+        return {}, {}, "request Content-Type isn't multipart/form-data"
+    match = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not match:
+        return {}, {}, "no multipart boundary param in Content-Type"
+    delimiter = b"--" + match[1].encode()
+    if delimiter not in raw:
+        return {}, {}, "multipart: NextPart: EOF"
+    fields: dict[str, str] = {}
+    files: dict[str, tuple[str, bytes]] = {}
+    for part in raw.split(delimiter)[1:]:
+        if part.startswith(b"--"):
+            break  # the closing delimiter
+        head, separator, content = part.partition(b"\r\n\r\n")
+        if not separator:
+            return fields, files, "multipart: NextPart: EOF"
+        content = content[:-2] if content.endswith(b"\r\n") else content
+        disposition = next(
+            (
+                line.decode("utf-8", "replace")
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-disposition:")
+            ),
+            "",
+        )
+        name = re.search(r'\bname="([^"]*)"', disposition)
+        filename = re.search(r'\bfilename="([^"]*)"', disposition)
+        if name is None:
+            continue
+        if filename is not None:
+            files.setdefault(name[1], (filename[1], content))
+        else:
+            fields.setdefault(name[1], content.decode("utf-8", "replace"))
+    return fields, files, ""
+
+
 def _encode(payload: Any) -> bytes:
     # Go's encoder escapes <, > and & inside strings and ends with a newline.
     text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    if "<" in text or ">" in text or "&" in text:
+        text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return (text + "\n").encode()
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fake-listmonk"
-    disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms stalls
+    disable_nagle_algorithm = True  # no 40 ms stalls between writes
+    wbufsize = 1 << 16  # headers and body leave in one write (flushed in ``_send``)
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
         pass
@@ -397,23 +493,22 @@ class _Handler(BaseHTTPRequestHandler):
         entry = LoggedRequest(method, path, query, dict(self.headers.items()), raw)
         fake._log(entry)
         fault = fake._fault_for(method, path)
-        status: int | None
         if fault is not None and fault.fails and not fault.apply:
             time.sleep(fault.delay)
-            status = self._fail(fault)
+            self._fail(fault, entry)
+            return
+        try:
+            data = fake._dispatch(method, path, query, self.headers, raw)
+            status, payload, extra = 200, _encode({"data": data}), dict[str, str]()
+        except FakeHTTPError as exc:
+            status, payload, extra = self._error(exc)
+        if fault is not None:
+            time.sleep(fault.delay)
+        if fault is not None and fault.fails:
+            self._fail(fault, entry)
         else:
-            try:
-                data = fake._dispatch(method, path, query, self.headers, raw)
-                status, payload, extra = 200, _encode({"data": data}), dict[str, str]()
-            except FakeHTTPError as exc:
-                status, payload, extra = self._error(exc)
-            if fault is not None:
-                time.sleep(fault.delay)
-            if fault is not None and fault.fails:
-                status = self._fail(fault)
-            else:
-                self._send(status, payload, extra)
-        entry.status = status
+            entry.status = status  # logged before the client can read the answer
+            self._send(status, payload, extra)
 
     def _error(self, exc: FakeHTTPError) -> tuple[int, bytes, dict[str, str]]:
         if exc.html:
@@ -424,13 +519,13 @@ class _Handler(BaseHTTPRequestHandler):
             extra["Allow"] = allow
         return exc.status, _encode({"message": message}), extra
 
-    def _fail(self, fault: Fault) -> int | None:
+    def _fail(self, fault: Fault, entry: LoggedRequest) -> None:
         if fault.drop:
             self.close_connection = True
-            return None
-        status = fault.status or 500
-        self._send(status, _encode({"message": fault.message or "Internal Server Error"}), {})
-        return status
+            return
+        entry.status = fault.status or 500
+        message = fault.message or "Internal Server Error"
+        self._send(entry.status, _encode({"message": message}), {})
 
     def _send(self, status: int, payload: bytes, extra: dict[str, str]) -> None:
         try:
@@ -441,7 +536,44 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(key, value)
             self.end_headers()
             self.wfile.write(payload)
+            self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up waiting (a timeout test)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m listmonk.fake``: serve until killed; print where, as one JSON line."""
+    import argparse
+    import signal
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m listmonk.fake", description=main.__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0: any free port")
+    parser.add_argument("--username", default="api")
+    parser.add_argument("--token", default="fake-token-0123456789")
+    parser.add_argument("--version", default="v6.2.0", help="the Listmonk version to claim")
+    parser.add_argument("--record", action="store_true", help="keep every request in memory")
+    args = parser.parse_args(argv)
+    fake = FakeListmonk(
+        username=args.username,
+        token=args.token,
+        version=args.version,
+        host=args.host,
+        port=args.port,
+        record_requests=args.record,
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with fake:
+        info = {"base_url": fake.base_url, "username": fake.username, "token": fake.token}
+        sys.stdout.write(json.dumps(info) + "\n")
+        sys.stdout.flush()
+        stop.wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -25,6 +25,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any, Generic, Literal, TypeVar
 
 SubscriberStatus = Literal["enabled", "disabled", "blocklisted"]
@@ -44,8 +45,11 @@ _VERSION_RE = re.compile(r"v?(\d+)\.(\d+)\.(\d+)")
 
 def parse_time(value: str | None) -> datetime | None:
     """An aware datetime from Listmonk's timestamp forms; naive input is taken as UTC."""
-    if not value:
-        return None
+    return _parse_time(value) if value else None
+
+
+@lru_cache(maxsize=1024)  # a page of subscribers repeats its timestamps (lists, imports)
+def _parse_time(value: str) -> datetime:
     match = _TIME_RE.match(value.strip())
     if not match:
         raise ValueError(f"not a Listmonk timestamp: {value!r}")
@@ -404,6 +408,37 @@ class TxResult:
     @property
     def all_queued(self) -> bool:
         return not self.missing_emails and not self.missing_ids
+
+
+ImportState = Literal["none", "importing", "stopping", "finished", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportStatus:
+    """Listmonk's one import, as ``GET /api/import/subscribers`` reports it. ``name`` is
+    the uploaded file's name; ``total`` the file's lines but the header; ``imported``
+    the rows committed so far (it moves per transaction of 10,000 rows, so it is often
+    0 until the end); ``log`` the importer's log when it was read."""
+
+    name: str
+    total: int
+    imported: int
+    status: ImportState
+    log: str = ""
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ImportStatus:
+        return cls(
+            name=data.get("name") or "",
+            total=data.get("total") or 0,
+            imported=data.get("imported") or 0,
+            status=data.get("status") or "none",
+        )
+
+    @property
+    def running(self) -> bool:
+        """Importing or stopping: Listmonk refuses another import meanwhile."""
+        return self.status in ("importing", "stopping")
 
 
 @dataclass(frozen=True, slots=True)

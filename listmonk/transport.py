@@ -23,10 +23,12 @@ Backoff is exponential with jitter: ``backoff * 2**n`` seconds (capped at
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 
@@ -46,6 +48,9 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
 USER_AGENT = "marketing_trigger-listmonk/1.0"
 
 Params = Mapping[str, Any]
+# What a query value may hold as it is (Go's url.ParseQuery and proxies read it so):
+# RFC 3986 unreserved characters and sub-delimiters but ``&+=``, and ``:@/?``.
+_QUERY_ESCAPE_RE = re.compile(r"[^A-Za-z0-9\-._~!$'()*,;:@/?]+")
 
 
 class _NoCookies(DefaultCookiePolicy):
@@ -130,17 +135,19 @@ class Transport:
         params: Params | None = None,
         json: Any = None,
         idempotent: bool | None = None,
+        data: Mapping[str, str] | None = None,
+        files: Mapping[str, Any] | None = None,
     ) -> Any:
-        """Send, retry where safe, and return the ``data`` of Listmonk's envelope."""
+        """Send, retry where safe, and return the ``data`` of Listmonk's envelope.
+        ``data`` and ``files`` make a multipart form body instead of JSON."""
         method = method.upper()
         safe = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        url = self._url(path, params)
         attempt = 0
         while True:
             attempt += 1
             try:
-                response = self._http.request(
-                    method, path.lstrip("/"), params=_query(params), json=json
-                )
+                response = self._http.request(method, url, json=json, data=data, files=files)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # The connection was never made: nothing reached Listmonk.
                 error: ListmonkError = ListmonkUnavailable(
@@ -171,6 +178,24 @@ class Transport:
                 raise error
             delay = min(self.backoff * 2 ** (attempt - 1), self.max_backoff)
             self._sleep(delay * (0.5 + random.random() / 2))
+
+    def _url(self, path: str, params: Params | None) -> httpx.URL:
+        """The request URL with its query encoded once. httpx reparses a URL for every
+        merge (``params=``), in Python, character by character: milliseconds for the
+        long ``query=`` of a lookup. The characters a query value may hold as they are
+        (RFC 3986 sub-delimiters but ``&+=``, and ``:@/?``) are left unescaped, which
+        keeps that URL a quarter shorter."""
+        base = self._http.base_url
+        raw = base.raw_path + quote(path.lstrip("/"), safe="/").encode()
+        query = _query(params)
+        if query:
+            pairs = [
+                f"{_escape(key)}={_escape(value)}"
+                for key, values in query.items()
+                for value in (values if isinstance(values, list) else [values])
+            ]
+            raw += b"?" + "&".join(pairs).encode("ascii")
+        return base.copy_with(raw_path=raw)
 
     def page(self, path: str, params: Params, parse: Callable[[Mapping[str, Any]], T]) -> Page[T]:
         return page_from(self.call("GET", path, params=params), parse)
@@ -209,6 +234,15 @@ def page_from(data: Any, parse: Callable[[Mapping[str, Any]], T]) -> Page[T]:
         int(data.get("page") or 0),
         int(data.get("per_page") or 0),
     )
+
+
+def _escape(value: object) -> str:
+    """Percent-encode (UTF-8) what a query value may not hold as it is.
+
+    >>> _escape("subscribers.email = 'a+b@x.org' AND name <> 'Zoë'")
+    "subscribers.email%20%3D%20'a%2Bb@x.org'%20AND%20name%20%3C%3E%20'Zo%C3%AB'"
+    """
+    return _QUERY_ESCAPE_RE.sub(lambda m: quote(m[0], safe=""), str(value))
 
 
 def _query(params: Params | None) -> dict[str, Any] | None:
