@@ -11,6 +11,7 @@ SOURCES = [
     ("preference_page", "Preference page"),
     ("unsubscribe", "Unsubscribe link"),
     ("api", "API"),
+    ("listmonk", "Listmonk"),
 ]
 
 
