@@ -205,13 +205,19 @@ class MarketingTrigger(models.Model):
                         name=trigger.name,
                     )
                 )
-            if "email" in channels and not trigger.mail_template_id:
+            needs_template = trigger._needs_mail_template()
+            if "email" in channels and not trigger.mail_template_id and needs_template:
                 raise ValidationError(
                     _(
                         "Trigger '%(name)s' sends email: choose an email template.",
                         name=trigger.name,
                     )
                 )
+
+    def _needs_mail_template(self):
+        """Whether its emails are rendered from an Odoo template (another transport,
+        e.g. Listmonk's transactional templates, says no)."""
+        return True
 
     def _variant_for(self, partners):
         """{partner id: the first variant whose segment matches it} (set-based)."""
