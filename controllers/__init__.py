@@ -1,1 +1,1 @@
-from . import inbound, tracking
+from . import inbound, listmonk, tracking

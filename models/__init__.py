@@ -33,3 +33,14 @@ from . import (
     res_partner,
     sale_order,
 )
+
+# isort: off
+# The Listmonk bridge extends triggers, deliveries and tracking: after them.
+from . import (
+    marketing_listmonk_list,
+    marketing_listmonk_sync,
+    marketing_listmonk_campaign,
+    marketing_listmonk_outbox,
+)
+
+# isort: on

@@ -84,7 +84,7 @@ class MarketingTrigger(models.Model):
         self.env.cr.execute(
             SQL(
                 """SELECT id, partner_id, sent_at FROM marketing_trigger_delivery
-                WHERE trigger_id = %s AND channel = 'email' AND state = 'sent'
+                WHERE trigger_id = %s AND channel IN ('email', 'newsletter') AND state = 'sent'
                   AND %s IS NULL AND sent_at >= %s AND sent_at < %s""",
                 self.source_trigger_id.id,
                 SQL.identifier(column),
