@@ -32,6 +32,7 @@
         "views/marketing_trigger_landing_views.xml",
         "views/marketing_trigger_tracking_views.xml",
         "views/marketing_listmonk_server_views.xml",
+        "views/marketing_listmonk_views.xml",
         "views/res_partner_views.xml",
         "views/marketing_trigger_menus.xml",
     ],

@@ -8,6 +8,7 @@ from . import (
     test_inbound,
     test_install,
     test_kinds,
+    test_listmonk_bridge,
     test_listmonk_settings,
     test_policy,
     test_preview,
