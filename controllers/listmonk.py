@@ -5,7 +5,7 @@ checks it before recording anything (see ``models/marketing_listmonk_campaign.py
 from odoo import http
 from odoo.http import request
 
-from .tracking import PIXEL, _not_found
+from .tracking import _not_found, pixel_response
 
 REF = "<string:ref>"
 
@@ -51,11 +51,4 @@ class MarketingTriggerNewsletter(http.Controller):
             )
         except Exception:  # noqa: BLE001 - the pixel is always answered
             request.env.cr.rollback()
-        return request.make_response(
-            PIXEL,
-            headers=[
-                ("Content-Type", "image/gif"),
-                ("Cache-Control", "no-store, max-age=0"),
-                ("Content-Length", str(len(PIXEL))),
-            ],
-        )
+        return pixel_response()

@@ -13,6 +13,18 @@ PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRA
 TOKEN = "<string:token>"
 
 
+def pixel_response():
+    """The open pixel: always a GIF, never cached, whatever the token was."""
+    return request.make_response(
+        PIXEL,
+        headers=[
+            ("Content-Type", "image/gif"),
+            ("Cache-Control", "no-store, max-age=0"),
+            ("Content-Length", str(len(PIXEL))),
+        ],
+    )
+
+
 def _not_found():
     return request.render(
         "marketing_trigger.tracking_page",
@@ -66,14 +78,7 @@ class MarketingTriggerTracking(http.Controller):
             )
         except Exception:  # noqa: BLE001 - the pixel is always answered
             request.env.cr.rollback()
-        return request.make_response(
-            PIXEL,
-            headers=[
-                ("Content-Type", "image/gif"),
-                ("Cache-Control", "no-store, max-age=0"),
-                ("Content-Length", str(len(PIXEL))),
-            ],
-        )
+        return pixel_response()
 
     @http.route(
         f"/mt/u/<int:delivery_id>/{TOKEN}",
