@@ -41,7 +41,13 @@ class MarketingListmonkOutbox(models.Model):
     )
     company_id = fields.Many2one(related="server_id.company_id", store=True)
     operation = fields.Selection(
-        [("tx", "Transactional email"), ("campaign", "Newsletter")], required=True, readonly=True
+        [
+            ("tx", "Transactional email"),
+            ("campaign", "Newsletter"),
+            ("erase", "Erase deleted contacts"),
+        ],
+        required=True,
+        readonly=True,
     )
     delivery_id = fields.Many2one(
         "marketing.trigger.delivery", index="btree_not_null", ondelete="cascade", readonly=True
@@ -93,6 +99,8 @@ class MarketingListmonkOutbox(models.Model):
                 try:
                     if row.operation == "tx":
                         row.delivery_id._listmonk_send_tx(client, row.payload)
+                    elif row.operation == "erase":
+                        client.delete_subscribers(row.payload["subscriber_ids"])
                     else:
                         row.campaign_id._listmonk_push(client)
                 except ListmonkOutcomeUnknown as exc:
@@ -297,3 +305,22 @@ class MarketingTriggerDelivery(models.Model):
             mode="fallback",
         )
         self.write({"state": "sent", "sent_at": fields.Datetime.now()})
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    def unlink(self):
+        """A contact deleted in Odoo is deleted in Listmonk too (erasure), through the
+        outbox: the deletion in Odoo never waits for Listmonk."""
+        links = (
+            self.env["marketing.listmonk.subscriber"]
+            .sudo()
+            .search([("partner_id", "in", self.ids), ("listmonk_id", "!=", 0)])
+        )
+        Outbox = self.env["marketing.listmonk.outbox"]
+        for server, group in links.grouped("server_id").items():
+            Outbox._enqueue(
+                server, "erase", payload={"subscriber_ids": sorted(group.mapped("listmonk_id"))}
+            )
+        return super().unlink()

@@ -197,6 +197,14 @@ class TestListmonkBridge(MarketingTriggerCase, HttpCase):
         self.assertFalse(Blacklist.search([("email", "=", "bob@example.com")]), "soft: Listmonk's")
         self.assertEqual(self.server.bounce_cursor, max(b.id for b in self.lm.iter_bounces()))
 
+    def test_a_contact_deleted_in_odoo_is_erased_in_listmonk(self):
+        self.server._sync(full=True)
+        self.ada.unlink()
+        self.assertIn("ada@example.com", self.subscribers(), "not inside the deletion")
+        self.env["marketing.listmonk.outbox"]._cron_process()
+        self.assertNotIn("ada@example.com", self.subscribers())
+        self.assertIn("bob@example.com", self.subscribers())
+
     def test_bad_configuration_is_refused_at_save(self):
         with self.assertRaisesRegex(ValidationError, "segment of list 'Broken' is not valid"):
             self.env["marketing.listmonk.list"].create(
