@@ -298,6 +298,9 @@ class MarketingListmonkServer(models.Model):
 
     def _push_batch(self, client, partner_ids, counts):
         """Sync one batch; returns the error that interrupted it, or None."""
+        # The batch's big statements (5,000 ids, 5,000 rows) cost enough to make PostgreSQL
+        # JIT-compile them: half a second each for nothing. Off for this batch only.
+        self.env.cr.execute("SET LOCAL jit = off")
         Partner = self.env["res.partner"].sudo().with_context(active_test=True)
         partners = self._partner_rows(partner_ids)
         lists = self.list_ids.filtered(lambda m: m.active and m.listmonk_id)
