@@ -68,6 +68,7 @@ class MarketingListmonkList(models.Model):
                 Link.search_count(
                     [
                         ("server_id", "=", mlist.server_id.id),
+                        ("state", "=", "synced"),
                         ("list_ids", "like", f",{mlist.listmonk_id},"),
                     ]
                 )
