@@ -304,6 +304,8 @@ class MarketingTriggerDelivery(models.Model):
         if not (trigger and trigger.kind == "newsletter" and partner):
             return self.browse()
         campaign = trigger.newsletter_id[:1]
+        if campaign.state not in ("scheduled", "sent"):
+            return self.browse()  # not handed to Listmonk: nobody can have its links
         key = campaign._occurrence_key() if campaign else "newsletter"
         Delivery = self.sudo()
         delivery = Delivery.search(

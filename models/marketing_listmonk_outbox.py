@@ -267,6 +267,12 @@ class MarketingTriggerDelivery(models.Model):
         claimed by nobody) until Listmonk took it."""
         self.ensure_one()
         trigger = self.trigger_id
+        server = trigger._listmonk_server()
+        if not server:
+            self._cancel(
+                _("Not sent: the company has no Listmonk server any more."), state="failed"
+            )
+            return
         base_url = self.get_base_url()
         data = self._text_values() | {
             "links": {
@@ -277,7 +283,7 @@ class MarketingTriggerDelivery(models.Model):
         }
         self.write({"state": "sending"})
         self.env["marketing.listmonk.outbox"]._enqueue(
-            trigger._listmonk_server(),
+            server,
             "tx",
             delivery_id=self.id,
             payload={
