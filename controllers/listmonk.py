@@ -5,7 +5,7 @@ checks it before recording anything (see ``models/marketing_listmonk_campaign.py
 from odoo import http
 from odoo.http import request
 
-from .tracking import _not_found, pixel_response
+from .tracking import track_click, track_open
 
 REF = "<string:ref>"
 
@@ -20,17 +20,8 @@ class MarketingTriggerNewsletter(http.Controller):
         save_session=False,
     )
     def newsletter_click(self, trigger_id, link_id, ref, **_kwargs):
-        url = request.env["marketing.trigger.engagement"]._record_newsletter(
-            "click",
-            trigger_id,
-            ref,
-            link_id=link_id,
-            user_agent=request.httprequest.user_agent.string,
-            method=request.httprequest.method,
-        )
-        if not url:
-            return _not_found()
-        return request.redirect(url, code=303, local=False)
+        record = request.env["marketing.trigger.engagement"]._record_newsletter
+        return track_click(record, trigger_id, ref, link_id=link_id)
 
     @http.route(
         f"/mt/no/<int:trigger_id>/{REF}.gif",
@@ -41,14 +32,5 @@ class MarketingTriggerNewsletter(http.Controller):
         save_session=False,
     )
     def newsletter_open(self, trigger_id, ref, **_kwargs):
-        try:
-            request.env["marketing.trigger.engagement"]._record_newsletter(
-                "open",
-                trigger_id,
-                ref,
-                user_agent=request.httprequest.user_agent.string,
-                method=request.httprequest.method,
-            )
-        except Exception:  # noqa: BLE001 - the pixel is always answered
-            request.env.cr.rollback()
-        return pixel_response()
+        record = request.env["marketing.trigger.engagement"]._record_newsletter
+        return track_open(record, trigger_id, ref)

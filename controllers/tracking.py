@@ -25,6 +25,31 @@ def pixel_response():
     )
 
 
+def _client_of_request():
+    return {
+        "user_agent": request.httprequest.user_agent.string,
+        "method": request.httprequest.method,
+    }
+
+
+def track_click(record, *ids, link_id):
+    """Record a click through ``record`` (which checks the token) and answer 303 to the
+    stored URL it returns, or the friendly 404."""
+    url = record("click", *ids, link_id=link_id, **_client_of_request())
+    if not url:
+        return _not_found()
+    return request.redirect(url, code=303, local=False)
+
+
+def track_open(record, *ids):
+    """Record an open through ``record``; the pixel is answered whatever happens."""
+    try:
+        record("open", *ids, **_client_of_request())
+    except Exception:  # noqa: BLE001 - the pixel is always answered
+        request.env.cr.rollback()
+    return pixel_response()
+
+
 def _not_found():
     return request.render(
         "marketing_trigger.tracking_page",
@@ -47,17 +72,8 @@ class MarketingTriggerTracking(http.Controller):
         save_session=False,
     )
     def click(self, delivery_id, link_id, token, **_kwargs):
-        url = request.env["marketing.trigger.engagement"]._record(
-            "click",
-            delivery_id,
-            token,
-            link_id=link_id,
-            user_agent=request.httprequest.user_agent.string,
-            method=request.httprequest.method,
-        )
-        if not url:
-            return _not_found()
-        return request.redirect(url, code=303, local=False)
+        record = request.env["marketing.trigger.engagement"]._record
+        return track_click(record, delivery_id, token, link_id=link_id)
 
     @http.route(
         f"/mt/o/<int:delivery_id>/{TOKEN}.gif",
@@ -68,17 +84,7 @@ class MarketingTriggerTracking(http.Controller):
         save_session=False,
     )
     def open_pixel(self, delivery_id, token, **_kwargs):
-        try:
-            request.env["marketing.trigger.engagement"]._record(
-                "open",
-                delivery_id,
-                token,
-                user_agent=request.httprequest.user_agent.string,
-                method=request.httprequest.method,
-            )
-        except Exception:  # noqa: BLE001 - the pixel is always answered
-            request.env.cr.rollback()
-        return pixel_response()
+        return track_open(request.env["marketing.trigger.engagement"]._record, delivery_id, token)
 
     @http.route(
         f"/mt/u/<int:delivery_id>/{TOKEN}",
