@@ -28,7 +28,6 @@ import json
 import os
 import pstats
 import resource
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -38,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
+import _cached_db  # noqa: E402
 import devtool  # noqa: E402
 
 DB = os.environ.get("BENCH_TIME_DB", "mt_bench_time")
@@ -75,66 +75,6 @@ def fail(message: str) -> None:
 
 
 # ----------------------------------------------------------------------- database
-
-
-def database_state() -> str:
-    """'missing', 'uninstalled' (exists without the module) or 'installed'."""
-    conn = devtool._pg_connect()
-    with conn.cursor() as cr:
-        cr.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB])
-        exists = cr.fetchone()
-    conn.close()
-    if not exists:
-        return "missing"
-    import psycopg2  # noqa: PLC0415 - the venv has it
-
-    conn = psycopg2.connect(
-        host=os.environ.get("PGHOST", "127.0.0.1"),
-        port=os.environ.get("PGPORT", "5432"),
-        user=os.environ.get("PGUSER") or devtool.getpass.getuser(),
-        password=os.environ.get("PGPASSWORD"),
-        dbname=DB,
-    )
-    try:
-        with conn.cursor() as cr:
-            cr.execute("SELECT state FROM ir_module_module WHERE name = %s", [devtool.MODULE])
-            row = cr.fetchone()
-    except Exception:  # noqa: BLE001 - not an Odoo database
-        row = None
-    finally:
-        conn.close()
-    return "installed" if row and row[0] == "installed" else "uninstalled"
-
-
-def run_odoo(src: Path, *args: str) -> float:
-    start = time.perf_counter()
-    cmd = devtool.odoo_command(
-        src,
-        "-d",
-        DB,
-        *args,
-        "--stop-after-init",
-        "--log-level=warn",
-        "--max-cron-threads=0",
-        "--workers=0",
-        f"--http-port={devtool.free_port()}",
-    )
-    result = subprocess.run(
-        cmd, env=devtool.odoo_env(src), cwd=ROOT, stdout=sys.stderr, stderr=sys.stderr
-    )
-    if result.returncode:
-        fail(f"odoo-bin {' '.join(args)} exited with {result.returncode}")
-    return time.perf_counter() - start
-
-
-def prepare_database(src: Path, regenerate: bool) -> tuple[str, float]:
-    state = "missing" if regenerate else database_state()
-    if state != "installed":
-        log(f"database {DB} is {state}: creating it (-i {devtool.MODULE}, without demo)")
-        devtool.drop_database(DB)
-        return "installed", run_odoo(src, "-i", devtool.MODULE, "--without-demo=all")
-    log(f"upgrading {devtool.MODULE} in the cached database {DB}")
-    return "upgraded", run_odoo(src, "-u", devtool.MODULE)
 
 
 # -------------------------------------------------------------------------- data
@@ -738,7 +678,9 @@ def main(argv: list[str]) -> int:
     sys.path.insert(0, str(src))
     os.environ["TZ"] = "UTC"
     time.tzset()
-    db_action, upgrade_seconds = prepare_database(src, regenerate)
+    db_action, upgrade_seconds = _cached_db.prepare_database(
+        src, DB, regenerate, log=log, fail=fail
+    )
 
     import odoo  # noqa: PLC0415 - found above
     from odoo.modules.registry import Registry  # noqa: PLC0415
