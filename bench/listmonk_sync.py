@@ -7,7 +7,7 @@ one address in 200 blacklisted, some with a salesperson, a lifecycle stage, inte
 the main company. The main company's Listmonk server has two lists: "Hamburg"
 (``[('city', '=', 'Hamburg')]``) and "Everyone" (``[]``).
 
-Each run starts a fresh fake Listmonk (``listmonk.fake``) in a separate process (so the
+Each run starts a fresh fake Listmonk (``listmonk.testing``) in a separate process (so the
 client and the server do not share a GIL), points the server at it, forgets every link
 and cursor, and times ONE ``server._sync(full=True)`` in-process, commits included
 (``value``). It then checks that every consenting, non-blacklisted partner is linked
@@ -86,7 +86,7 @@ EMAIL_LAST = [
 FAKE_SCRIPT = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from listmonk.fake import FakeListmonk
+from listmonk.testing import FakeListmonk
 fake = FakeListmonk(username="odoo-bench", token="bench-token-0123456789")
 fake._log = lambda entry: None  # no request log: 100,000+ requests would only cost memory
 fake.start()

@@ -8,10 +8,12 @@ PUT replacing what PATCH merges, partial transactional sends.
 - :mod:`.client`: :class:`ListmonkClient`, one per Listmonk configuration.
 - :mod:`.transport`: timeouts, retries with backoff where repeating is safe.
 - :mod:`.errors`: the exceptions, from Listmonk's status codes and messages.
-- :mod:`.models`: the frozen dataclasses the client returns.
+- :mod:`.models`: the frozen dataclasses the client takes and returns.
 - :mod:`.sync`: batched, resumable subscriber sync (by ID, lookup, or bulk import).
 - :mod:`.imports`: the bulk CSV import, uploaded and waited for.
-- :mod:`.fake`: an in-memory Listmonk HTTP server for tests, with failure switches.
+
+Test support, never imported by the product: :mod:`.testing`, an in-memory Listmonk
+HTTP server with failure switches (``python -m listmonk.testing`` runs one).
 """
 
 from .campaigns import CampaignDraft
@@ -40,11 +42,14 @@ from .models import (
     Page,
     ServerInfo,
     Subscriber,
+    SubscriberData,
     Subscription,
+    SyncAction,
+    SyncOutcome,
+    SyncReport,
     Template,
     TxResult,
 )
-from .sync import SubscriberData, SyncAction, SyncOutcome, SyncReport
 
 __all__ = [
     "CRM_PERMISSIONS",

@@ -39,9 +39,9 @@ from .errors import (
     ListmonkProtocolError,
     ListmonkUnavailable,
 )
-from .models import ConnectionCheck, ServerInfo
+from .models import ConnectionCheck, ServerInfo, SubscriberData, SyncReport
 from .subscribers import SubscribersAPI
-from .sync import SubscriberData, SyncReport, iter_sync, sync_subscribers
+from .sync import iter_sync, sync_subscribers
 
 # PATCH /api/subscribers/:id, which the sync relies on, arrived in v6.1.
 MIN_SYNC_VERSION = (6, 1)

@@ -33,7 +33,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from .errors import (
     ListmonkError,
@@ -42,11 +42,8 @@ from .errors import (
     ListmonkOutcomeUnknown,
     ListmonkUnavailable,
 )
-from .models import ImportStatus
+from .models import ImportStatus, SubscriberData
 from .transport import Transport
-
-if TYPE_CHECKING:
-    from .sync import SubscriberData
 
 IMPORT_PATH = "api/import/subscribers"
 _LOG_LINES = 5  # how much of the importer's log an error quotes

@@ -25,8 +25,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from enum import Enum
 from functools import lru_cache
 from typing import Any, Generic, Literal, TypeVar
+
+from .errors import ListmonkError
 
 SubscriberStatus = Literal["enabled", "disabled", "blocklisted"]
 SubscriptionStatus = Literal["unconfirmed", "confirmed", "unsubscribed"]
@@ -452,3 +455,82 @@ class ConnectionCheck:
     missing_permissions: tuple[str, ...] = ()
     unverified_permissions: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
+
+
+# -- the sync's values (shared by :mod:`.sync` and :mod:`.imports`) -----------------------
+
+
+class SyncAction(str, Enum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"  # Listmonk refused this contact; ``error`` says why
+    PENDING = "pending"  # not done (interrupted); sync it again
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberData:
+    """A contact as the CRM wants it in Listmonk. ``lists`` are list IDs to be on (never
+    removed from); ``attribs`` are merged into the subscriber's attributes;
+    ``subscriber_id``, when the CRM knows it, is the Listmonk subscriber to update (no
+    lookup)."""
+
+    email: str
+    name: str = ""
+    attribs: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    lists: tuple[int, ...] = ()
+    subscriber_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOutcome:
+    record: SubscriberData
+    action: SyncAction
+    subscriber: Subscriber | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """What a sync did, per contact, in input order. ``interrupted_by`` is the error
+    that stopped it, if one did."""
+
+    outcomes: tuple[SyncOutcome, ...] = ()
+    interrupted_by: ListmonkError | None = field(default=None, compare=False, hash=False)
+
+    def _of(self, action: SyncAction) -> tuple[SyncOutcome, ...]:
+        return tuple(o for o in self.outcomes if o.action is action)
+
+    @property
+    def created(self) -> tuple[SyncOutcome, ...]:
+        return self._of(SyncAction.CREATED)
+
+    @property
+    def updated(self) -> tuple[SyncOutcome, ...]:
+        return self._of(SyncAction.UPDATED)
+
+    @property
+    def unchanged(self) -> tuple[SyncOutcome, ...]:
+        return self._of(SyncAction.UNCHANGED)
+
+    @property
+    def failed(self) -> tuple[SyncOutcome, ...]:
+        return self._of(SyncAction.FAILED)
+
+    @property
+    def pending(self) -> tuple[SyncOutcome, ...]:
+        return self._of(SyncAction.PENDING)
+
+    @property
+    def pending_records(self) -> tuple[SubscriberData, ...]:
+        return tuple(o.record for o in self.pending)
+
+    @property
+    def complete(self) -> bool:
+        """Every contact was created, updated, unchanged or refused."""
+        return self.interrupted_by is None and not self.pending
+
+    def __add__(self, other: SyncReport) -> SyncReport:
+        return SyncReport(
+            self.outcomes + other.outcomes, other.interrupted_by or self.interrupted_by
+        )

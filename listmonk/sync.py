@@ -53,15 +53,13 @@ import json
 import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from enum import Enum
+from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
 from .errors import (
     ListmonkAuthError,
     ListmonkDuplicate,
-    ListmonkError,
     ListmonkImportFailed,
     ListmonkNotFound,
     ListmonkOutcomeUnknown,
@@ -69,7 +67,14 @@ from .errors import (
     ListmonkUnavailable,
     ListmonkValidationError,
 )
-from .models import Subscriber, SubscriptionStatus
+from .models import (
+    Subscriber,
+    SubscriberData,
+    SubscriptionStatus,
+    SyncAction,
+    SyncOutcome,
+    SyncReport,
+)
 from .subscribers import SubscribersAPI, attribute_condition, email_condition, id_condition
 
 # Stop the batch: the next call would fail the same way.
@@ -78,82 +83,6 @@ _FATAL = (ListmonkUnavailable, ListmonkOutcomeUnknown, ListmonkAuthError, Listmo
 _MAX_QUERY_CHARS = 3000
 # How often a sync asks whether its import is done (a status read is cheap).
 _IMPORT_POLL = 0.05
-
-
-class SyncAction(str, Enum):
-    CREATED = "created"
-    UPDATED = "updated"
-    UNCHANGED = "unchanged"
-    FAILED = "failed"  # Listmonk refused this contact; ``error`` says why
-    PENDING = "pending"  # not done (interrupted); sync it again
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriberData:
-    """A contact as the CRM wants it in Listmonk. ``lists`` are list IDs to be on (never
-    removed from); ``attribs`` are merged into the subscriber's attributes;
-    ``subscriber_id``, when the CRM knows it, is the Listmonk subscriber to update (no
-    lookup)."""
-
-    email: str
-    name: str = ""
-    attribs: Mapping[str, Any] = field(default_factory=dict, hash=False)
-    lists: tuple[int, ...] = ()
-    subscriber_id: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SyncOutcome:
-    record: SubscriberData
-    action: SyncAction
-    subscriber: Subscriber | None = None
-    error: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class SyncReport:
-    """What a sync did, per contact, in input order. ``interrupted_by`` is the error
-    that stopped it, if one did."""
-
-    outcomes: tuple[SyncOutcome, ...] = ()
-    interrupted_by: ListmonkError | None = field(default=None, compare=False, hash=False)
-
-    def _of(self, action: SyncAction) -> tuple[SyncOutcome, ...]:
-        return tuple(o for o in self.outcomes if o.action is action)
-
-    @property
-    def created(self) -> tuple[SyncOutcome, ...]:
-        return self._of(SyncAction.CREATED)
-
-    @property
-    def updated(self) -> tuple[SyncOutcome, ...]:
-        return self._of(SyncAction.UPDATED)
-
-    @property
-    def unchanged(self) -> tuple[SyncOutcome, ...]:
-        return self._of(SyncAction.UNCHANGED)
-
-    @property
-    def failed(self) -> tuple[SyncOutcome, ...]:
-        return self._of(SyncAction.FAILED)
-
-    @property
-    def pending(self) -> tuple[SyncOutcome, ...]:
-        return self._of(SyncAction.PENDING)
-
-    @property
-    def pending_records(self) -> tuple[SubscriberData, ...]:
-        return tuple(o.record for o in self.pending)
-
-    @property
-    def complete(self) -> bool:
-        """Every contact was created, updated, unchanged or refused."""
-        return self.interrupted_by is None and not self.pending
-
-    def __add__(self, other: SyncReport) -> SyncReport:
-        return SyncReport(
-            self.outcomes + other.outcomes, other.interrupted_by or self.interrupted_by
-        )
 
 
 def sync_subscribers(

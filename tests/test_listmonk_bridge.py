@@ -7,7 +7,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..listmonk import ListmonkClient
-from ..listmonk.fake import FakeListmonk
+from ..listmonk.testing import FakeListmonk
 from .common import MarketingTriggerCase
 
 HUMAN = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/124.0 Safari/537.36"

@@ -2,7 +2,7 @@ from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
 from ..listmonk.client import CRM_PERMISSIONS
-from ..listmonk.fake import FakeListmonk
+from ..listmonk.testing import FakeListmonk
 
 
 @tagged("post_install", "-at_install")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from listmonk import ListmonkClient
-from listmonk.fake import FakeListmonk
+from listmonk.testing import FakeListmonk
 
 HASTY_TIMEOUT = 0.2  # the fake's injected delays are longer (0.5 s)
 

@@ -5,7 +5,7 @@ import socket
 import pytest
 
 from listmonk import CRM_PERMISSIONS, ListmonkAuthError, ListmonkClient
-from listmonk.fake import FakeListmonk
+from listmonk.testing import FakeListmonk
 
 
 def make_client(fake, username, token, **kw):
@@ -22,7 +22,7 @@ def test_every_request_carries_the_token_header_and_no_cookie(fake, client):
 
 def test_a_session_cookie_set_by_a_proxy_is_never_sent_back(fake, client, monkeypatch):
     # Listmonk ignores Authorization when a session cookie comes along (then 403s).
-    from listmonk import fake as fake_module
+    from listmonk.testing import fake as fake_module
 
     original = fake_module._Handler._send
 

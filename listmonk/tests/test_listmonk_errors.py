@@ -125,7 +125,7 @@ def test_an_unknown_endpoint_is_a_protocol_error(fake):
 
 
 def test_an_html_page_instead_of_the_api_is_a_protocol_error(fake, client, monkeypatch):
-    from listmonk import fake as fake_module
+    from listmonk.testing import fake as fake_module
 
     monkeypatch.setattr(fake_module, "_encode", lambda payload: b"<html>admin</html>")
     with pytest.raises(ListmonkProtocolError) as caught:

@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from listmonk import SubscriberData
-from listmonk import _fake_subscribers as subscribers_module
-from listmonk._fake_base import FakeUser, Request
-from listmonk._fake_sql import Row, compile_query
-from listmonk._fake_subscribers import SubscriberRoutes
-from listmonk.fake import FakeListmonk
+from listmonk.testing import FakeListmonk
+from listmonk.testing import _subscribers as subscribers_module
+from listmonk.testing._base import FakeUser, Request
+from listmonk.testing._sql import Row, compile_query
+from listmonk.testing._subscribers import SubscriberRoutes
 
 EMAILS = [f"{name}@example.com" for name in ("ada", "bob", "o'hara", "zoe", "eve", "max")]
 VALUES = ["7", "007", "x", "true"]  # few, so that they collide (and 7 = '007' as a number)
@@ -296,7 +296,7 @@ def test_the_fake_runs_in_a_process_of_its_own():
     import sys
 
     server = subprocess.Popen(
-        [sys.executable, "-m", "listmonk.fake", "--port", "0", "--token", "t0k3n"],
+        [sys.executable, "-m", "listmonk.testing", "--port", "0", "--token", "t0k3n"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -316,3 +316,15 @@ def test_the_cli_serves_a_fake_in_this_process_too():
     with FakeListmonk(record_requests=False) as fake:
         httpx.get(fake.base_url + "/health")
         assert fake.requests == []
+
+
+@pytest.mark.parametrize("name", ["_base", "_imports", "_sql"])
+def test_the_fakes_docstring_examples(name):
+    """Outside the product, the fake's examples are not run with the client's doctests."""
+    import doctest
+    import importlib
+
+    module = importlib.import_module(f"listmonk.testing.{name}")
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
+    assert result.attempted > 0

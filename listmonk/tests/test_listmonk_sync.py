@@ -11,7 +11,7 @@ from listmonk import (
     SubscriberData,
     SyncAction,
 )
-from listmonk.fake import FakeListmonk
+from listmonk.testing import FakeListmonk
 
 KEY = "odoo_partner_id"
 

@@ -7,7 +7,8 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ._fake_base import (
+from ..models import parse_time
+from ._base import (
     FakeHTTPError,
     Request,
     bind,
@@ -19,8 +20,7 @@ from ._fake_base import (
     parse_ids,
     sort_rows,
 )
-from ._fake_subscribers import SubscriberRoutes, enum_error, normalise_tags
-from .models import parse_time
+from ._subscribers import SubscriberRoutes, enum_error, normalise_tags
 
 CAMPAIGN_STATUSES = ("draft", "scheduled", "running", "paused", "cancelled", "finished")
 CONTENT_TYPES = ("richtext", "html", "markdown", "plain", "visual")

@@ -1,9 +1,9 @@
 """The fake Listmonk's subscribers and lists (contract sections 3.2 and 3.3).
 
 Nothing here scans every subscriber or subscription unless the request needs it: the
-tables are indexed (see :class:`~listmonk._fake_base.SubscriberTable`), and
+tables are indexed (see :class:`~listmonk.testing._base.SubscriberTable`), and
 ``GET /api/subscribers?query=…`` only tests the rows the condition's bound allows (see
-:func:`~listmonk._fake_sql.compile_query`), as Postgres would use its indexes.
+:func:`~listmonk.testing._sql.compile_query`), as Postgres would use its indexes.
 ``use_indexes = False`` turns the narrowing off, to compare.
 """
 
@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ._fake_base import (
+from ._base import (
     FakeHTTPError,
     Request,
     Store,
@@ -28,7 +28,7 @@ from ._fake_base import (
     sanitize_email,
     sort_rows,
 )
-from ._fake_sql import Bound, QueryError, Row, compile_query
+from ._sql import Bound, QueryError, Row, compile_query
 
 SUBSCRIBER_STATUSES = ("enabled", "disabled", "blocklisted")
 SUBSCRIPTION_STATUSES = ("unconfirmed", "confirmed", "unsubscribed")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ._fake_base import (
+from ..models import parse_time
+from ._base import (
     FakeHTTPError,
     Request,
     bind,
@@ -17,9 +18,8 @@ from ._fake_base import (
     sanitize_email,
     sort_rows,
 )
-from ._fake_campaigns import CampaignRoutes
-from ._fake_subscribers import enum_error
-from .models import parse_time
+from ._campaigns import CampaignRoutes
+from ._subscribers import enum_error
 
 TEMPLATE_SCHEMA = {"name": "string", "type": "string", "subject": "string", "body": "string"}
 TX_SCHEMA = {

@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ._fake_base import attribute_text as _text
-from .models import parse_time
+from ..models import parse_time
+from ._base import attribute_text as _text
 
 ALLOWED_TABLES = frozenset(
     {

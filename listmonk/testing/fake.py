@@ -6,8 +6,8 @@ is a 403 with Listmonk's message, a ``session=`` cookie makes it ignore the
 Authorization header, missing records are 400 ``… not found``, duplicates 409 on create
 and 500 on update, Go binder errors, the ``{"data": …}`` envelope with ``<>&`` escaped,
 the paginator and its empty-page quirks, SQL ``query=`` (a subset, see
-:mod:`listmonk._fake_sql`), PUT replacing and PATCH merging, partial tx sends, the CSV
-import running in the background (:mod:`listmonk._fake_imports`)::
+:mod:`listmonk.testing._sql`), PUT replacing and PATCH merging, partial tx sends, the CSV
+import running in the background (:mod:`listmonk.testing._imports`)::
 
     with FakeListmonk() as fake:
         client = ListmonkClient(fake.base_url, fake.username, fake.token, timeout=0.2)
@@ -22,7 +22,7 @@ It is indexed like the database (email, subscriptions by subscriber and by list,
 attributes queries use), so 100,000 subscribers stay fast. To run it in a process of
 its own (a benchmark: client and server then do not share the GIL)::
 
-    python -m listmonk.fake --port 0   # prints {"base_url": …, "username": …, "token": …}
+    python -m listmonk.testing --port 0   # prints {"base_url": …, "username": …, "token": …}
 
 and it serves until killed (SIGTERM or SIGINT).
 
@@ -45,8 +45,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ._fake_base import FakeHTTPError, FakeUser, Request, now
-from ._fake_imports import ImportRoutes
+from ._base import FakeHTTPError, FakeUser, Request, now
+from ._imports import ImportRoutes
 
 __all__ = ["Fault", "FakeListmonk", "FakeUser", "LoggedRequest"]
 
@@ -544,12 +544,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m listmonk.fake``: serve until killed; print where, as one JSON line."""
+    """``python -m listmonk.testing``: serve until killed; print where, as one JSON line."""
     import argparse
     import signal
     import sys
 
-    parser = argparse.ArgumentParser(prog="python -m listmonk.fake", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m listmonk.testing", description=main.__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0: any free port")
     parser.add_argument("--username", default="api")

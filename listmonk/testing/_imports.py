@@ -45,8 +45,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._fake_base import FakeHTTPError, Request, new_uuid, now, sanitize_email
-from ._fake_messages import MessageRoutes
+from ._base import FakeHTTPError, Request, new_uuid, now, sanitize_email
+from ._messages import MessageRoutes
 
 COMMIT_BATCH_SIZE = 10000  # subimporter's commitBatchSize
 ALREADY_RUNNING = (
