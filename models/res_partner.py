@@ -37,6 +37,7 @@ class ResPartner(models.Model):
         store=True,
         readonly=False,
         help="The contact agreed to receive marketing by email. Each change is kept as proof.",
+        groups="base.group_user",
     )
     marketing_consent_sms = fields.Boolean(
         "SMS marketing",
@@ -44,6 +45,7 @@ class ResPartner(models.Model):
         inverse="_inverse_marketing_consent",
         store=True,
         readonly=False,
+        groups="base.group_user",
     )
     marketing_consent_phone = fields.Boolean(
         "Phone marketing",
@@ -51,15 +53,18 @@ class ResPartner(models.Model):
         inverse="_inverse_marketing_consent",
         store=True,
         readonly=False,
+        groups="base.group_user",
     )
     marketing_birthdate = fields.Date(
-        "Birthday", help="Used by birthday triggers, in the contact's time zone."
+        "Birthday", help="Used by birthday triggers, in the contact's time zone.",
+        groups="base.group_user",
     )
     marketing_birthday_mmdd = fields.Integer(
         compute="_compute_marketing_birthday_mmdd",
         store=True,
         index=True,
         help="Month * 100 + day of the birthday, so birthdays are found by index.",
+        groups="base.group_user",
     )
     marketing_lifecycle_stage = fields.Selection(
         LIFECYCLE_STAGES,
@@ -67,11 +72,13 @@ class ResPartner(models.Model):
         index=True,
         help="Drives trigger filters and content variants (a churn-risk customer's "
         "birthday message differs from a new customer's).",
+        groups="base.group_user",
     )
     marketing_interest_ids = fields.Many2many(
         "marketing.trigger.interest",
         string="Interests",
         help="Topics the contact is interested in, for filters, variants and content.",
+        groups="base.group_user",
     )
     marketing_callback_at = fields.Datetime(
         "Call back at",
@@ -79,6 +86,7 @@ class ResPartner(models.Model):
         tracking=True,
         help="The customer asked to be called back then: a Callback trigger gives the "
         "salesperson an activity at that moment.",
+        groups="base.group_user",
     )
     marketing_last_activity_at = fields.Datetime(
         "Last activity",
@@ -86,12 +94,15 @@ class ResPartner(models.Model):
         copy=False,
         help="Last confirmed order or engagement (click, open); empty: the registration "
         "counts. Inactivity triggers start from it.",
+        groups="base.group_user",
     )
     marketing_last_order_at = fields.Datetime(
-        "Last order", copy=False, help="When the last order was confirmed (date triggers)."
+        "Last order", copy=False, help="When the last order was confirmed (date triggers).",
+        groups="base.group_user",
     )
     marketing_first_order_date = fields.Date(
-        "First order", copy=False, help="Date of the first confirmed order (anniversaries)."
+        "First order", copy=False, help="Date of the first confirmed order (anniversaries).",
+        groups="base.group_user",
     )
     marketing_topic_optout_ids = fields.Many2many(
         "marketing.trigger.topic",
@@ -99,11 +110,13 @@ class ResPartner(models.Model):
         string="Opted out of topics",
         help="Marketing about these topics does not reach the contact (set on their "
         "preference page).",
+        groups="base.group_user",
     )
     marketing_preferred_channel = fields.Selection(
         PREFERRED_CHANNELS,
         string="Preferred channel",
         help="Triggers that can use this channel use it first.",
+        groups="base.group_user",
     )
     marketing_touch_ids = fields.One2many(
         "marketing.trigger.touch", "partner_id", string="Contact ledger", groups=MARKETING_GROUPS
@@ -130,11 +143,13 @@ class ResPartner(models.Model):
             day = partner.marketing_birthdate
             partner.marketing_birthday_mmdd = day.month * 100 + day.day if day else 0
 
-    @api.depends("marketing_consent_ids.is_granted", "marketing_consent_ids.date")
+    @api.depends("marketing_consent_ids.is_granted")
     def _compute_marketing_consent(self):
+        # The latest *recorded* proof decides (ids grow with recording), never the date a
+        # caller gave it: a proof back- or forward-dated cannot override a later one.
         for partner in self:
             latest = {}
-            for consent in partner.sudo().marketing_consent_ids.sorted(lambda c: (c.date, c.id)):
+            for consent in partner.sudo().marketing_consent_ids.sorted("id"):
                 latest[consent.channel] = consent.is_granted
             for channel, field_name in CONSENT_FIELDS.items():
                 partner[field_name] = latest.get(channel.value, False)
@@ -147,7 +162,7 @@ class ResPartner(models.Model):
         current = {
             partner.id: {
                 c.channel: c.is_granted
-                for c in partner.sudo().marketing_consent_ids.sorted(lambda c: (c.date, c.id))
+                for c in partner.sudo().marketing_consent_ids.sorted("id")
             }
             for partner in self
         }
