@@ -80,6 +80,12 @@ class MarketingTriggerEvent(models.Model):
         help="Set for events meant for one trigger only (inbound webhook calls).",
     )
     partner_id = fields.Many2one("res.partner", ondelete="cascade", readonly=True)
+    company_id = fields.Many2one(
+        "res.company",
+        readonly=True,
+        index=True,
+        help="The company of the record (or of the inbound trigger) the event is about.",
+    )
     external_ref = fields.Char(
         "External reference",
         readonly=True,
@@ -138,20 +144,34 @@ class MarketingTriggerEvent(models.Model):
 
     @api.model
     def _insert_events(self, kind, records):
+        has_company = "company_id" in records._fields
+        companies = [
+            (r.company_id.id if has_company else None) or self.env.company.id for r in records
+        ]
         self.env.cr.execute(
             SQL(
                 """INSERT INTO marketing_trigger_event
-                        (kind, res_model, res_id, state, create_uid, create_date,
+                        (kind, res_model, res_id, company_id, state, create_uid, create_date,
                          write_uid, write_date)
-                    SELECT %s, %s, unnest(%s::int[]), 'pending', %s, now() at time zone 'utc',
-                           %s, now() at time zone 'utc'""",
+                    SELECT %s, %s, r, c, 'pending', %s, now() at time zone 'utc',
+                           %s, now() at time zone 'utc'
+                    FROM unnest(%s::int[], %s::int[]) AS t(r, c)""",
                 kind,
                 records._name,
+                self.env.uid,
+                self.env.uid,
                 records.ids,
-                self.env.uid,
-                self.env.uid,
+                companies,
             )
         )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        triggers = self.env["marketing.trigger"].sudo().with_context(active_test=False)
+        for vals in vals_list:
+            if not vals.get("company_id") and vals.get("trigger_id"):
+                vals["company_id"] = triggers.browse(vals["trigger_id"]).company_id.id
+        return super().create(vals_list)
 
     @api.model
     def _wake(self):

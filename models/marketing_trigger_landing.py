@@ -72,6 +72,7 @@ class MarketingTriggerLandingBlock(models.Model):
     _order = "sequence, id"
 
     landing_id = fields.Many2one("marketing.trigger.landing", required=True, ondelete="cascade")
+    company_id = fields.Many2one(related="landing_id.company_id", store=True, index=True)
     sequence = fields.Integer(default=10)
     title = fields.Char(required=True, translate=True)
     body = fields.Html(translate=True)

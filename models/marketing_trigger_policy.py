@@ -136,6 +136,7 @@ class MarketingTriggerPolicyCap(models.Model):
     policy_id = fields.Many2one(
         "marketing.trigger.policy", required=True, ondelete="cascade", index=True
     )
+    company_id = fields.Many2one(related="policy_id.company_id", store=True, index=True)
     channel = fields.Selection(CHANNELS, help="Leave empty to count every channel.")
     limit = fields.Integer(required=True, default=3, string="At most")
     days = fields.Integer(required=True, default=7, string="In (days)")
@@ -158,6 +159,7 @@ class MarketingTriggerPolicyCooldown(models.Model):
     policy_id = fields.Many2one(
         "marketing.trigger.policy", required=True, ondelete="cascade", index=True
     )
+    company_id = fields.Many2one(related="policy_id.company_id", store=True, index=True)
     topic_id = fields.Many2one("marketing.trigger.topic", required=True, ondelete="cascade")
     days = fields.Integer(required=True, default=30)
 

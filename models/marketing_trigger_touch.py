@@ -46,6 +46,27 @@ class MarketingTriggerTouch(models.Model):
     )
     note = fields.Char()
     user_id = fields.Many2one("res.users", default=lambda self: self.env.user)
+    company_id = fields.Many2one(
+        "res.company",
+        compute="_compute_company_id",
+        store=True,
+        readonly=False,
+        precompute=True,
+        index=True,
+        help="The company whose trigger or user made the contact; caps still count every "
+        "touch of the person.",
+    )
+
+    @api.depends("trigger_id", "delivery_id")
+    def _compute_company_id(self):
+        for touch in self:
+            touch.company_id = (
+                touch.trigger_id.company_id
+                or touch.delivery_id.company_id
+                or touch.company_id
+                or touch.partner_id.company_id
+                or self.env.company
+            )
 
     @api.model
     def _ledger(self, partner_ids, now, horizon: timedelta):

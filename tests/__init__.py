@@ -13,6 +13,7 @@ from . import (
     test_policy,
     test_preview,
     test_record_events,
+    test_security,
     test_time_triggers,
     test_tracking,
     test_variants,

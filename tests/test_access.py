@@ -62,8 +62,10 @@ class TestAccess(MarketingTriggerCase):
             visible.write({"explanation": "edited"})
         self.assertEqual(self.own.with_user(self.salesperson).marketing_decision_count, 1)
         self.assertFalse(self.foreign.with_user(self.salesperson).marketing_decision_ids)
+        # They read what the decision form shows (the trigger), and change nothing.
+        self.assertEqual(self.welcome.with_user(self.salesperson).name, "Welcome")
         with self.assertRaises(AccessError):
-            self.welcome.with_user(self.salesperson).read(["name"])
+            self.welcome.with_user(self.salesperson).write({"name": "Hi"})
 
     def test_portal_and_public_users_read_nothing(self):
         for user in (self.portal, self.public):
