@@ -157,10 +157,13 @@ class CampaignRoutes(SubscriberRoutes):
             raise FakeHTTPError(400, "Invalid length for name.")
         if not 1 <= len(body.get("subject") or "") <= 5000:
             raise FakeHTTPError(400, "Invalid length for subject.")
+        # Listmonk checks the permitted IDs, then inserts the campaign's lists from the
+        # lists that exist: IDs of deleted lists are dropped silently, even all of them.
         can_manage_lists = request.user.has("lists:manage_all", "lists:get_all")
-        lists = [i for i in body.get("lists") or () if i in self.lists and can_manage_lists]
-        if not lists:
+        permitted = [i for i in body.get("lists") or () if can_manage_lists]
+        if not permitted:
             raise FakeHTTPError(400, "Invalid list IDs.")
+        lists = list(dict.fromkeys(i for i in permitted if i in self.lists))
         from_email = body.get("from_email") or "listmonk <noreply@listmonk.yoursite.com>"
         if not _FROM_RE.match(from_email.strip()):
             raise FakeHTTPError(400, "Invalid `from_email`.")

@@ -253,7 +253,9 @@ class MessageRoutes(CampaignRoutes):
         row |= {"subscriber_id": subscriber["id"], "campaign_id": campaign and campaign["id"]}
         self.bounces[row["id"]] = row
         if body["type"] in ("hard", "complaint"):  # default actions: blocklist at 1
-            subscriber |= {"status": "blocklisted", "updated_at": now()}
+            # record-bounce sets the status only: neither the subscriber's updated_at nor
+            # its subscriptions change.
+            subscriber["status"] = "blocklisted"
         return True
 
     def subscriber_bounces(self, request: Request) -> Any:

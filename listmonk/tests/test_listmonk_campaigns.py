@@ -32,6 +32,20 @@ def test_a_created_campaign_is_a_draft_with_the_default_template(fake, client, d
     assert client.get_campaign(campaign.id) == campaign
 
 
+def test_a_deleted_list_is_dropped_silently_from_a_new_campaign(client, draft, customers):
+    """Listmonk keeps the IDs of lists that exist and creates the campaign anyway, even
+    with none left: the caller must look at the lists it got."""
+    news = client.create_list("News")
+    client.delete_list(news.id)
+    campaign = client.create_campaign(replace(draft, lists=(customers.id, news.id)))
+    assert campaign.list_ids == (customers.id,)
+    orphan = client.create_campaign(replace(draft, name="Nobody's", lists=(news.id,)))
+    assert (orphan.status, orphan.lists) == ("draft", ())
+    assert client.start_campaign(orphan.id).status == "running", "and it starts"
+    with pytest.raises(ListmonkValidationError, match="Invalid list IDs."):
+        client.create_campaign(replace(draft, lists=()))
+
+
 def test_an_update_sends_the_whole_campaign(client, draft):
     campaign = client.create_campaign(draft)
     updated = client.update_campaign(campaign.id, replace(draft, subject="Changed"))

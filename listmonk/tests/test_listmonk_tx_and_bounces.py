@@ -92,6 +92,21 @@ def test_a_hard_bounce_blocklists_and_is_listed(fake, client, customers):
     assert client.subscriber_bounces(subscriber.id) == (bounce,)
 
 
+def test_a_bounce_blocklists_without_touching_updated_at(fake, client, customers):
+    """Listmonk's record-bounce sets the status only: a read-back filtering on
+    ``updated_at`` does not see the blocklisting; the bounce listing does."""
+    subscriber = client.create_subscriber("jane@example.com", lists=[customers.id])
+    client.record_bounce("hard", "crm", email="jane@example.com")
+    after = client.get_subscriber(subscriber.id)
+    assert after.is_blocklisted
+    assert after.updated_at == subscriber.updated_at
+    assert after.subscriptions == subscriber.subscriptions, "subscriptions untouched too"
+    last_change = max([subscriber.updated_at] + [s.updated_at for s in subscriber.subscriptions])
+    assert list(client.iter_changed_subscribers(last_change)) == []
+    [bounce] = client.iter_bounces()
+    assert (bounce.subscriber_id, bounce.subscriber_status) == (subscriber.id, "blocklisted")
+
+
 def test_a_soft_bounce_does_not_blocklist(client):
     subscriber = client.create_subscriber("jane@example.com")
     client.record_bounce("soft", "crm", email="jane@example.com")
