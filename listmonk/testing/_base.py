@@ -344,6 +344,7 @@ class SubscriberTable(dict[int, dict[str, Any]]):
         super().__init__()
         self._by_email: dict[str, int] = {}
         self._by_attribute: dict[str, dict[str, set[int]]] = {}
+        self.highest_id = 0  # of any row ever stored (a range scan's end)
 
     def id_of_email(self, email: str) -> int | None:
         """The subscriber whose ``LOWER(email)`` is ``email`` (already lowercased)."""
@@ -405,6 +406,7 @@ class SubscriberTable(dict[int, dict[str, Any]]):
             self._unindex(old)
         super().__setitem__(subscriber_id, row)
         self._index(row)
+        self.highest_id = max(self.highest_id, subscriber_id)
 
     def __delitem__(self, subscriber_id: int) -> None:
         self._unindex(self[subscriber_id])

@@ -18,15 +18,18 @@ True
 :func:`compile_query` also says which rows can match at all, so that the fake need not
 test every subscriber (Postgres would use its indexes): a *bound* built from ``=`` and
 ``IN`` on ``subscribers.id``, ``subscribers.email``, ``LOWER(subscribers.email)`` and
-``subscribers.attribs->>'key'`` with literals, ``__lists__`` (the list filter), and
-``FALSE``. ``AND`` is bounded by any bounded part (the intersection), ``OR`` only when
-every part is; anything else is unbounded (``None``). A bound is a superset of the
+``subscribers.attribs->>'key'`` with literals, a range from ``< <= > >=`` on
+``subscribers.id`` with an integer, ``__lists__`` (the list filter), and ``FALSE``.
+``AND`` is bounded by any bounded part (the intersection), ``OR`` only when every part
+is; anything else is unbounded (``None``). A bound is a superset of the
 matching rows, never more precise than that: the predicate still decides.
 
 >>> compile_query("__lists__ AND __search__ AND subscribers.email = 'a@b.c' OR id IN (1, '2')")[1]
 ('or', (('and', (('lists',), ('email', frozenset({'a@b.c'})))), ('id', frozenset({1, 2}))))
 >>> compile_query("subscribers.email = 'a@b.c' OR NOT id = 1")[1] is None
 True
+>>> compile_query("subscribers.id > 5 AND 9 >= subscribers.id")[1]
+('and', (('range', 6, None), ('range', None, 9)))
 """
 
 from __future__ import annotations
@@ -90,8 +93,9 @@ class Row:
 
 Predicate = Callable[[Row], bool]
 Operand = Callable[[Row], Any]
-# ("id", ids) | ("email", lowercased emails) | ("attr", key, texts) | ("lists",)
-# | ("and", bounds) | ("or", bounds); None: any row may match.
+# ("id", ids) | ("range", lowest id or None, highest id or None) | ("email", lowercased
+# emails) | ("attr", key, texts) | ("lists",) | ("and", bounds) | ("or", bounds);
+# None: any row may match.
 Bound = tuple[Any, ...]
 # What an operand is, for bounds: ("column", name), ("lower", name), ("attr", key),
 # ("literal", value); None for anything else.
@@ -149,6 +153,26 @@ def _comparison_bound(left: Shape, values: list[Shape]) -> Bound | None:
     if kind == "attr":
         return ("attr", name, frozenset(str(value) for value in literals))
     return None
+
+
+_FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _range_bound(left: Shape, op: str, right: Shape) -> Bound | None:
+    """The ids ``subscribers.id <op> <integer>`` (either way round) can match."""
+    if right == ("column", "id") and left is not None and left[0] == "literal":
+        left, op, right = right, _FLIPPED[op], left
+    if left != ("column", "id") or right is None or right[0] != "literal":
+        return None
+    value = right[1]
+    if not isinstance(value, int):
+        return None  # a text compared with an id: the predicate decides
+    return {
+        ">": ("range", value + 1, None),
+        ">=": ("range", value, None),
+        "<": ("range", None, value - 1),
+        "<=": ("range", None, value),
+    }[op]
 
 
 def _tokens(text: str) -> list[tuple[str, Any]]:
@@ -298,7 +322,12 @@ class _Parser:
         if op not in ("=", "!=", "<>", "<", "<=", ">", ">="):
             raise self.error()
         right, right_shape = self.operand()
-        bound = _comparison_bound(left_shape, [right_shape]) if op == "=" else None
+        if op == "=":
+            bound = _comparison_bound(left_shape, [right_shape])
+        elif op in _FLIPPED:
+            bound = _range_bound(left_shape, op, right_shape)
+        else:
+            bound = None
         # ``'x' = column`` is the same for strings and ids, but ``7 = attribs->>'k'``
         # compares as numbers (_coerce), which no text index answers.
         if (

@@ -270,6 +270,12 @@ class SubscriberRoutes(Store):
         kind = bound[0]
         if kind == "id":
             return {i for i in bound[1] if i in self.subscribers}
+        if kind == "range":  # the primary key's index: only the ids in the range
+            lowest = 1 if bound[1] is None else max(bound[1], 1)
+            highest = self.subscribers.highest_id if bound[2] is None else bound[2]
+            if highest - lowest > len(self.subscribers):
+                return {i for i in self.subscribers if lowest <= i <= highest}
+            return {i for i in range(lowest, highest + 1) if i in self.subscribers}
         if kind == "email":
             ids = (self.subscribers.id_of_email(email) for email in bound[1])
             return {i for i in ids if i is not None}

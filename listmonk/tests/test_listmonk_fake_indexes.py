@@ -76,6 +76,14 @@ atoms = st.one_of(
         st.lists(st.one_of(st.integers(0, 8), st.sampled_from(["3", "03", "x", "-1"])), min_size=1),
     ),
     st.builds(
+        lambda op, value, flip: f"{_literal(value)} {op} subscribers.id"
+        if flip
+        else f"subscribers.id {op} {_literal(value)}",
+        st.sampled_from(["<", "<=", ">", ">="]),
+        st.one_of(st.integers(0, 9), st.sampled_from(["3", "07"])),
+        st.booleans(),
+    ),
+    st.builds(
         lambda value, flip: f"{_literal(value)} = id" if flip else f"id = {_literal(value)}",
         st.one_of(st.integers(0, 8), st.sampled_from(["2", "02", "+2"])),
         st.booleans(),

@@ -11,6 +11,7 @@ from listmonk import (
     SubscriberData,
     SyncAction,
 )
+from listmonk import sync as sync_module
 from listmonk.testing import FakeListmonk
 
 KEY = "odoo_partner_id"
@@ -319,6 +320,46 @@ def test_enough_new_contacts_are_created_by_one_import_per_list_set(fake, client
     assert stored["c0@example.com"].name == "Again"
 
 
+def test_an_import_is_read_back_by_id_range_in_a_few_requests(fake, client, customers):
+    """Not ~40 emails per lookup: a first sync of 100,000 contacts made 1,854 of them."""
+    client.sync_subscribers(contacts(5, [customers.id]), match_attribute=KEY)  # there before
+    records = contacts(2500, [customers.id], start=5)
+    report = client.sync_subscribers(records, batch_size=2500, match_attribute=KEY, import_from=3)
+    sent = list(fake.requests)
+    assert [o.action for o in report.outcomes] == [SyncAction.CREATED] * 2500
+    stored = {s.email: s.id for s in client.iter_subscribers(per_page=1000)}
+    assert all(o.subscriber.id == stored[o.record.email] for o in report.outcomes)
+    [upload] = fake.calls("POST", "/api/import/subscribers")
+    after = [
+        r.query["query"][0]
+        for r in sent[sent.index(upload) :]
+        if r.method == "GET" and r.path == "/api/subscribers"
+    ]
+    assert after == [
+        "(subscribers.id > 5 AND subscribers.id <= 1005)",
+        "(subscribers.id > 1005 AND subscribers.id <= 2005)",
+        "(subscribers.id > 2005)",
+    ]
+
+
+def test_someone_elses_new_subscriber_in_the_range_is_not_taken_for_ours(
+    fake, client, customers, monkeypatch
+):
+    original = client.import_subscribers
+
+    def import_while_a_form_subscribes(*args, **kwargs):
+        client.create_subscriber("walk-in@example.com", name="Walk-in")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(client, "import_subscribers", import_while_a_form_subscribes)
+    report = client.sync_subscribers(
+        contacts(4, [customers.id]), match_attribute=KEY, import_from=3
+    )
+    assert [o.record.email for o in report.created] == [f"c{i}@example.com" for i in range(4)]
+    assert all(o.subscriber.email == o.record.email for o in report.outcomes)
+    assert client.query_subscribers().total == 5
+
+
 def test_below_the_threshold_contacts_are_posted(fake, client, customers):
     report = client.sync_subscribers(contacts(2, [customers.id]), import_from=3)
     assert len(report.created) == 2
@@ -371,7 +412,8 @@ def test_an_outage_during_the_import_is_resumable(fake, client, customers):
     assert client.query_subscribers().total == 12
 
 
-def test_an_outage_while_reading_the_import_back(fake, client, customers):
+def test_an_outage_while_reading_the_import_back(fake, client, customers, monkeypatch):
+    monkeypatch.setattr(sync_module, "_READBACK_IDS", 100)  # three requests
     records = contacts(300, [customers.id])
     with FakeListmonk() as rehearsal:  # how many lookups come before the import?
         with ListmonkClient(rehearsal.base_url, rehearsal.username, rehearsal.token) as other:
