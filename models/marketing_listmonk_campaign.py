@@ -15,7 +15,7 @@ touch in their contact ledger, so caps and cooldowns count the newsletter.
 """
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 
 from ..engine.tracking import verify
@@ -31,6 +31,9 @@ class MarketingListmonkCampaign(models.Model):
     _order = "id desc"
 
     name = fields.Char(required=True)
+    active = fields.Boolean(
+        default=True, help="A sent newsletter cannot be deleted (its links must keep working)."
+    )
     subject = fields.Char(required=True)
     body_html = fields.Html("Body", sanitize_attributes=False)
     server_id = fields.Many2one(
@@ -92,6 +95,10 @@ class MarketingListmonkCampaign(models.Model):
     def action_send(self):
         """Validate, then hand the newsletter to the outbox: the user is never kept
         waiting for Listmonk."""
+        if not self.env.user.has_group("marketing_trigger.group_marketing_trigger_manager"):
+            raise AccessError(
+                _("Only a Marketing Trigger manager sends newsletters; users draft them.")
+            )
         for campaign in self:
             if campaign.state not in ("draft", "failed"):
                 raise UserError(_("Newsletter '%(name)s' was already sent.", name=campaign.name))
@@ -108,6 +115,22 @@ class MarketingListmonkCampaign(models.Model):
                 campaign.server_id, "campaign", campaign_id=campaign.id
             )
         return True
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_only_drafts(self):
+        # Recipients' tracked links and the engagement history hang on a newsletter that
+        # was handed to Listmonk: deleting it would turn every click into a 404.
+        sent = self.filtered(
+            lambda c: c.state != "draft" or c.listmonk_campaign_id or c.trigger_id
+        )
+        if sent:
+            raise UserError(
+                _(
+                    "Newsletter '%(name)s' was handed to Listmonk and cannot be deleted: "
+                    "its recipients' links must keep working. Archive it instead.",
+                    name=sent[0].name,
+                )
+            )
 
     def _carrier_trigger(self):
         return (

@@ -260,6 +260,44 @@ class TestRoles(MarketingTriggerCase):
         with self.assertRaises(AccessError):
             self.welcome.with_user(self.salesperson).write({"priority": 1})
 
+    def test_users_draft_newsletters_managers_send_and_a_sent_one_is_only_archived(self):
+        server = self.env["marketing.listmonk.server"].create(
+            {"url": "http://127.0.0.1:9", "api_user": "odoo", "api_token": "t"}
+        )
+        everyone = self.env["marketing.listmonk.list"].create(
+            {"name": "Everyone", "server_id": server.id, "domain": "[]"}
+        )
+        user = new_test_user(
+            self.env, "mt_nl_user", groups="marketing_trigger.group_marketing_trigger_user"
+        )
+        manager = new_test_user(
+            self.env, "mt_nl_manager", groups="marketing_trigger.group_marketing_trigger_manager"
+        )
+        Campaign = self.env["marketing.listmonk.campaign"]
+        values = {
+            "name": "March seminars",
+            "subject": "Seminars in March",
+            "body_html": "<p>Rhetoric in Hamburg</p>",
+            "server_id": server.id,
+            "list_ids": [fields.Command.set(everyone.ids)],
+        }
+        draft = Campaign.with_user(user).create(values)
+        draft.with_user(user).write({"subject": "Seminars in March and April"})
+        with self.assertRaises(AccessError):
+            draft.with_user(user).action_send()
+        with self.assertRaises(AccessError):
+            draft.with_user(user).unlink()
+        self.assertEqual(draft.state, "draft")
+        draft.with_user(manager).action_send()
+        self.assertEqual(draft.state, "queued")
+        with self.assertRaises(UserError):
+            draft.with_user(manager).unlink()
+        draft.with_user(manager).action_archive()
+        self.assertFalse(draft.active)
+        self.assertTrue(draft.exists())
+        # A draft that never left Odoo can be deleted by a manager.
+        Campaign.with_user(manager).create(values).unlink()
+
     def test_a_portal_user_reads_no_marketing_data_of_their_own_contact(self):
         partner = self.portal.partner_id
         partner.sudo().write(
@@ -276,3 +314,53 @@ class TestRoles(MarketingTriggerCase):
         ):
             with self.subTest(field=fname), self.assertRaises(AccessError):
                 as_portal.read([fname])
+
+
+# What each role may do per model (r read, w write, c create, u unlink), as README's
+# *Security* section states it. Record rules narrow this further (own customers,
+# companies) and the models refuse some operations whatever the rights (a proof is
+# never changed, a sent newsletter never deleted).
+ROLES = ("manager", "user", "salesperson", "employee", "portal", "public")
+MATRIX = {
+    "marketing.trigger": ("rwcu", "r", "r", "", "", ""),
+    "marketing.trigger.variant": ("rwcu", "r", "r", "", "", ""),
+    "marketing.trigger.decision": ("rwu", "r", "r", "", "", ""),
+    "marketing.trigger.delivery": ("ru", "r", "", "", "", ""),
+    "marketing.trigger.consent": ("rc", "rc", "rc", "rc", "", ""),
+    "marketing.trigger.event": ("ru", "", "", "", "", ""),
+    "marketing.trigger.policy": ("rwc", "r", "", "", "", ""),
+    "marketing.trigger.policy.cap": ("rwcu", "r", "", "", "", ""),
+    "marketing.trigger.landing": ("rwcu", "r", "", "", "", ""),
+    "marketing.trigger.landing.block": ("rwcu", "r", "", "", "", ""),
+    "marketing.trigger.link": ("r", "r", "", "", "", ""),
+    "marketing.listmonk.server": ("rwcu", "r", "", "", "", ""),
+    "marketing.listmonk.campaign": ("rwcu", "rwc", "", "", "", ""),
+}
+OPERATIONS = {"r": "read", "w": "write", "c": "create", "u": "unlink"}
+
+
+@tagged("post_install", "-at_install")
+class TestAccessMatrix(MarketingTriggerCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        groups = {
+            "manager": "marketing_trigger.group_marketing_trigger_manager",
+            "user": "marketing_trigger.group_marketing_trigger_user",
+            "salesperson": "sales_team.group_sale_salesman",
+            "employee": "base.group_user",
+            "portal": "base.group_portal",
+        }
+        cls.users = {
+            role: new_test_user(cls.env, f"mt_matrix_{role}", groups=group)
+            for role, group in groups.items()
+        }
+        cls.users["public"] = cls.env.ref("base.public_user")
+
+    def test_each_role_has_exactly_the_documented_rights(self):
+        for model, rights in MATRIX.items():
+            for role, allowed in zip(ROLES, rights, strict=True):
+                Model = self.env[model].with_user(self.users[role])
+                for letter, operation in OPERATIONS.items():
+                    with self.subTest(model=model, role=role, operation=operation):
+                        self.assertEqual(Model.has_access(operation), letter in allowed)
