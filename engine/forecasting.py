@@ -4,8 +4,10 @@
 that become due that day, carrying the simulated sends into the partners' ledgers (so
 the caps of day 3 see the sends of day 1) and re-offering deferred messages on the day
 they were deferred to. It reports, per day, how many messages would go out on each
-channel and how many the policy would suppress or defer, by reason. Nothing is stored:
-it is the same pure function over the same inputs, run forward.
+channel and how many the policy would suppress or defer, by reason, and the same per
+trigger (:attr:`ForecastDay.counts`), with every day of the period present even when
+nothing happens on it. Nothing is stored: it is the same pure function over the same
+inputs, run forward.
 
 >>> from datetime import datetime
 >>> from .values import Candidate, CapRule, Consent, PartnerFacts, Policy
@@ -16,6 +18,8 @@ it is the same pure function over the same inputs, run forward.
 >>> days = forecast(due, facts, start=datetime(2026, 12, 1), days=3, policy=policy)
 >>> [(d.day.isoformat(), dict(d.sent), dict(d.suppressed)) for d in days]
 [('2026-12-01', {'email': 1}, {}), ('2026-12-02', {}, {'capped': 1}), ('2026-12-03', {}, {})]
+>>> days[1].counts
+(ForecastCount(trigger_id=2, outcome='suppressed', detail='capped', count=1),)
 """
 
 from __future__ import annotations
@@ -29,23 +33,59 @@ from .calendar import Calendar
 from .rules import DEFAULT_POLICY, decide
 from .values import Candidate, Outcome, PartnerFacts, Policy, Touch
 
+SENT, SUPPRESSED, DEFERRED = "sent", "suppressed", "deferred"
+
+
+@dataclass(frozen=True, slots=True)
+class ForecastCount:
+    """How many messages of one trigger one day would bring with one outcome: ``detail``
+    is the channel for ``sent``, the reason code for ``suppressed`` and ``deferred``."""
+
+    trigger_id: int
+    outcome: str
+    detail: str
+    count: int
+
 
 @dataclass(frozen=True, slots=True)
 class ForecastDay:
-    """What one simulated day would bring: sends per channel (by the day they go out),
-    suppressions and deferrals per reason code (by the day they are decided)."""
+    """What one simulated day would bring, per trigger: sends by the day they go out,
+    suppressions and deferrals by the day they are decided. :attr:`sent`,
+    :attr:`suppressed` and :attr:`deferred` sum them over the triggers."""
 
     day: date
-    sent: tuple[tuple[str, int], ...]
-    suppressed: tuple[tuple[str, int], ...]
-    deferred: tuple[tuple[str, int], ...]
+    counts: tuple[ForecastCount, ...] = ()
+
+    def _total(self, outcome: str) -> tuple[tuple[str, int], ...]:
+        totals: Counter = Counter()
+        for item in self.counts:
+            if item.outcome == outcome:
+                totals[item.detail] += item.count
+        return tuple(sorted(totals.items()))
+
+    @property
+    def sent(self) -> tuple[tuple[str, int], ...]:
+        """(channel, messages) pairs."""
+        return self._total(SENT)
+
+    @property
+    def suppressed(self) -> tuple[tuple[str, int], ...]:
+        """(reason code, messages) pairs."""
+        return self._total(SUPPRESSED)
+
+    @property
+    def deferred(self) -> tuple[tuple[str, int], ...]:
+        """(reason code, messages) pairs."""
+        return self._total(DEFERRED)
 
 
-def _count(result, day, day_of, seen, touches, sent, suppressed, deferred):
+def _count(result, day, day_of, seen, touches, tally):
+    """Add one decision to ``tally`` {(day, trigger, outcome, detail): n} and, when it is
+    sent, to the partner's simulated ledger."""
     candidate = result.candidate
     if result.outcome is Outcome.SEND:
         seen.add(candidate.key)
-        sent.setdefault(day_of(result.send_at), Counter())[result.channel.value] += 1
+        key = (day_of(result.send_at), candidate.trigger_id, SENT, result.channel.value)
         touches.setdefault(candidate.partner_id, []).append(
             Touch(
                 result.send_at,
@@ -56,10 +96,11 @@ def _count(result, day, day_of, seen, touches, sent, suppressed, deferred):
             )
         )
     elif result.outcome is Outcome.DEFER:
-        deferred.setdefault(day, Counter())[result.reason.value] += 1
+        key = (day, candidate.trigger_id, DEFERRED, result.reason.value)
     else:
         seen.add(candidate.key)
-        suppressed.setdefault(day, Counter())[result.reason.value] += 1
+        key = (day, candidate.trigger_id, SUPPRESSED, result.reason.value)
+    tally[key] += 1
 
 
 def forecast(
@@ -96,9 +137,7 @@ def forecast(
         by_day.setdefault(due, []).append(candidate)
     touches = {pid: list(items) for pid, items in (ledger or {}).items()}
     seen = set(decided)
-    sent: dict[date, Counter] = {}
-    suppressed: dict[date, Counter] = {}
-    deferred: dict[date, Counter] = {}
+    tally: Counter = Counter()
     for offset in range(days):
         day = first_day + timedelta(days=offset)
         now = start if offset == 0 else midnight(day)
@@ -118,7 +157,7 @@ def forecast(
             )
             pending = []
             for result in results:
-                _count(result, day, day_of, seen, touches, sent, suppressed, deferred)
+                _count(result, day, day_of, seen, touches, tally)
                 if result.outcome is Outcome.DEFER:
                     again = replace(
                         result.candidate,
@@ -129,12 +168,10 @@ def forecast(
                         pending.append(again)
                     else:
                         by_day.setdefault(day_of(result.send_at), []).append(again)
+    per_day: dict[date, list[ForecastCount]] = {}
+    for (day, trigger_id, outcome, detail), count in sorted(tally.items()):
+        per_day.setdefault(day, []).append(ForecastCount(trigger_id, outcome, detail, count))
     return [
-        ForecastDay(
-            day,
-            tuple(sorted(sent.get(day, Counter()).items())),
-            tuple(sorted(suppressed.get(day, Counter()).items())),
-            tuple(sorted(deferred.get(day, Counter()).items())),
-        )
+        ForecastDay(day, tuple(per_day.get(day, ())))
         for day in (first_day + timedelta(days=i) for i in range(days))
     ]
