@@ -1,1 +1,1 @@
-from . import inbound, listmonk, tracking
+from . import inbound, listmonk, subscribe, tracking

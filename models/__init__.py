@@ -24,6 +24,8 @@ from . import (
     marketing_trigger_policy,
     marketing_trigger_preview,
     marketing_trigger_product,
+    marketing_trigger_subscription,
+    marketing_trigger_subscription_form,
     marketing_trigger_sale,
     marketing_trigger_time,
     marketing_trigger_topic,
