@@ -7,7 +7,10 @@ from . import (
     base,
     crm_lead,
     mail_activity,
+    mail_mail,
     mail_render_mixin,
+    mail_template,
+    mail_thread,
     marketing_listmonk_server,
     marketing_trigger,
     marketing_trigger_action,
@@ -15,6 +18,7 @@ from . import (
     marketing_trigger_date,
     marketing_trigger_decision,
     marketing_trigger_delivery,
+    marketing_trigger_delivery_outcome,
     marketing_trigger_engagement,
     marketing_trigger_event,
     marketing_trigger_forecast,
@@ -34,6 +38,7 @@ from . import (
     marketing_trigger_variant,
     res_partner,
     sale_order,
+    sms_sms,
 )
 
 # isort: off

@@ -140,7 +140,11 @@ class MarketingTrigger(models.Model):
     last_error = fields.Text(readonly=True, copy=False)
     decision_ids = fields.One2many("marketing.trigger.decision", "trigger_id")
     decision_count = fields.Integer(compute="_compute_counters")
-    sent_count = fields.Integer(compute="_compute_counters")
+    sent_count = fields.Integer(
+        compute="_compute_counters", help="Messages the mail server or provider accepted."
+    )
+    failed_count = fields.Integer(compute="_compute_counters", help="Messages that failed.")
+    bounced_count = fields.Integer(compute="_compute_counters", help="Messages that bounced.")
     suppressed_count = fields.Integer(compute="_compute_counters")
     error_count = fields.Integer(compute="_compute_counters")
 
@@ -180,8 +184,20 @@ class MarketingTrigger(models.Model):
                 [("trigger_id", "in", self.ids)], ["trigger_id", "outcome"], ["__count"]
             )
         }
+        # Sent means sent: count the deliveries by their real outcome, not the decisions
+        # to send (a queued email may still fail or bounce).
+        states = {
+            (trigger.id, state): count
+            for trigger, state, count in self.env["marketing.trigger.delivery"]._read_group(
+                [("trigger_id", "in", self.ids), ("state", "in", ("sent", "failed", "bounced"))],
+                ["trigger_id", "state"],
+                ["__count"],
+            )
+        }
         for trigger in self:
-            trigger.sent_count = counts.get((trigger.id, "send"), 0)
+            trigger.sent_count = states.get((trigger.id, "sent"), 0)
+            trigger.failed_count = states.get((trigger.id, "failed"), 0)
+            trigger.bounced_count = states.get((trigger.id, "bounced"), 0)
             trigger.suppressed_count = counts.get((trigger.id, "suppress"), 0)
             trigger.error_count = counts.get((trigger.id, "error"), 0)
             trigger.decision_count = sum(

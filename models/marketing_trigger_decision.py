@@ -89,6 +89,9 @@ class MarketingTriggerDecision(models.Model):
     delivery_state = fields.Selection(
         related="delivery_ids.state", string="Delivery status", readonly=True
     )
+    delivery_failure_reason = fields.Text(
+        related="delivery_ids.failure_reason", string="Why not delivered", readonly=True
+    )
 
     def init(self):
         self.env.cr.execute(

@@ -2,6 +2,7 @@ import logging
 from datetime import timedelta
 
 from odoo import _, api, fields, models
+from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from ..engine import Candidate, Channel, MessageClass
@@ -54,17 +55,35 @@ class MarketingTriggerDelivery(models.Model):
     state = fields.Selection(
         [
             ("pending", "Pending"),
+            ("queued", "Queued"),
             ("sent", "Sent"),
+            ("bounced", "Bounced"),
             ("cancelled", "Cancelled"),
             ("failed", "Failed"),
         ],
         default="pending",
         required=True,
         index=True,
+        help="Pending: decided, waiting for its time. Queued: handed to Odoo's email or "
+        "SMS queue. Sent: the mail server (or SMS provider, or gateway) accepted it. "
+        "Bounced: reported undeliverable afterwards. Failed: not sent, see the reason.",
     )
     scheduled_at = fields.Datetime(required=True, default=fields.Datetime.now, index=True)
-    sent_at = fields.Datetime(readonly=True)
-    mail_id = fields.Many2one("mail.mail", string="Email", ondelete="set null", readonly=True)
+    sent_at = fields.Datetime(
+        readonly=True, help="When the mail server, SMS provider or gateway accepted it."
+    )
+    mail_id = fields.Many2one(
+        "mail.mail", string="Email", ondelete="set null", readonly=True, index="btree_not_null"
+    )
+    sms_id = fields.Many2one(
+        "sms.sms", string="SMS", ondelete="set null", readonly=True, index="btree_not_null"
+    )
+    message_id = fields.Char(
+        "Message-Id",
+        readonly=True,
+        index="btree_not_null",
+        help="The Message-Id of the sent email: a bounce names it.",
+    )
     activity_id = fields.Many2one("mail.activity", ondelete="set null", readonly=True)
     touch_ids = fields.One2many("marketing.trigger.touch", "delivery_id")
     failure_reason = fields.Text(readonly=True)
@@ -211,25 +230,53 @@ class MarketingTriggerDelivery(models.Model):
             with self.env.cr.savepoint():
                 mails = (
                     template.sudo()
-                    .with_context(marketing_trigger_batch_render=True)
+                    .with_context(
+                        marketing_trigger_batch_render=True, marketing_trigger_recipients=True
+                    )
                     .send_mail_batch(self.partner_id.ids)
                 )
                 # Odoo groups the batch by language: match the emails by recipient.
                 by_partner = {mail.res_id: mail for mail in mails}
-                self._mark_sent(
-                    self.env["mail.mail"].concat(*(by_partner[d.partner_id.id] for d in self))
+                self._mark_queued(
+                    "mail_id",
+                    self.env["mail.mail"].concat(*(by_partner[d.partner_id.id] for d in self)),
                 )
-        except Exception:  # noqa: BLE001 - isolate the one delivery that breaks
+        except Exception as exc:  # noqa: BLE001 - isolate the one delivery that breaks
             if len(self) == 1:
-                _logger.exception("Delivery %s could not be rendered", self.id)
-                why = _(
-                    "The email could not be rendered; see the server log. Template: %(t)s",
-                    t=template.display_name,
-                )
-                self._cancel(why, state="failed")
+                _logger.info("Delivery %s could not be rendered: %s", self.id, exc)
+                self._cancel(self._render_failure(template, exc), state="failed")
                 return
-            for delivery in self:
-                delivery._send_emails(template)
+            # Halve the batch rather than go one by one: one contact that does not render
+            # costs about two renderings of the batch, not one query round per contact.
+            half = len(self) // 2
+            self[:half]._send_emails(template)
+            self[half:]._send_emails(template)
+
+    def _render_failure(self, template, exc):
+        """Why ``template`` did not render for this delivery's contact, naming the field
+        that fails (re-rendered alone, for this one contact) and the error."""
+        self.ensure_one()
+        template = template.sudo()
+        fields_ = template._fields
+        for fname in ("subject", "email_from", "reply_to", "scheduled_date", "body_html"):
+            if not template[fname]:
+                continue
+            try:
+                with self.env.cr.savepoint():
+                    template._render_field(fname, self.partner_id.ids)
+            except Exception as field_exc:  # noqa: BLE001 - we are looking for it
+                return _(
+                    "The email template %(template)s could not be rendered for this "
+                    "contact: field %(field)s: %(error)s",
+                    template=template.display_name,
+                    field=fields_[fname]._description_string(self.env),
+                    error=_error_text(field_exc),
+                )
+        return _(
+            "The email template %(template)s could not be rendered for this contact: " "%(error)s",
+            template=template.display_name,
+            error=_error_text(exc),
+        )
 
     def _content(self, field_name):
         """The variant's content when the decision chose one and it has it, else the
@@ -273,11 +320,15 @@ class MarketingTriggerDelivery(models.Model):
         try:
             return render_text(text, self._text_values())
         except Exception as exc:  # noqa: BLE001 - one bad text fails one delivery
-            self._cancel(_("The text could not be rendered: %(error)s", error=exc), state="failed")
+            self._cancel(
+                _("The text could not be rendered: %(error)s", error=_error_text(exc)),
+                state="failed",
+            )
             return None
 
     def _send_sms(self):
-        """Queue the SMS in Odoo's SMS outbox (sent by its SMS cron), to the E.164 number."""
+        """Queue the SMS in Odoo's SMS outbox (sent by its SMS cron), to the E.164 number.
+        The delivery follows the SMS's state from there (models/sms_sms.py)."""
         sms_values, sent = [], self.browse()
         for delivery in self:
             in_lang = delivery.with_context(lang=delivery.partner_id.lang)
@@ -294,8 +345,7 @@ class MarketingTriggerDelivery(models.Model):
             )
             sent |= delivery
         if sent:
-            self.env["sms.sms"].sudo().create(sms_values)
-            sent.write({"state": "sent", "sent_at": fields.Datetime.now()})
+            sent._mark_queued("sms_id", self.env["sms.sms"].sudo().create(sms_values))
             self.env.ref("sms.ir_cron_sms_scheduler_action")._trigger()
 
     def _occurrence_record(self):
@@ -395,30 +445,43 @@ class MarketingTriggerDelivery(models.Model):
         self.write({"state": "sent", "sent_at": fields.Datetime.now()})
 
     def _cancel(self, why, state="cancelled"):
-        """Give the delivery up; it no longer weighs on the partner's contact pressure."""
+        """Give the delivery up; it no longer weighs on the partner's contact pressure.
+        A failed message reached nobody, so its touch goes too (the system removes its
+        own evidence here, hence sudo)."""
         self.write({"state": state, "failure_reason": why})
-        self.touch_ids.unlink()
+        self.touch_ids.sudo().unlink()
 
-    def _mark_sent(self, mails):
-        """Mark the deliveries sent, each with its email, in one UPDATE (a batch is
-        hundreds of rows with a different mail_id each)."""
-        if len(self) != len(mails):
-            raise ValueError("one email per delivery expected")
+    def _mark_queued(self, fname, messages):
+        """Mark the deliveries queued, each with its email or SMS (``fname``: mail_id or
+        sms_id), in one UPDATE (a batch is hundreds of rows with a different message
+        each). The ledger touch added when they were decided stays: they go out now."""
+        if len(self) != len(messages):
+            raise ValueError("one message per delivery expected")
+        if fname not in ("mail_id", "sms_id"):
+            raise ValueError(fname)
         now = fields.Datetime.now()
-        fnames = ["state", "sent_at", "mail_id", "write_date", "write_uid"]
+        fnames = ["state", fname, "write_date", "write_uid"]
         self.flush_recordset(fnames)
         self.env.cr.execute(
             SQL(
                 """UPDATE marketing_trigger_delivery d
-                SET state = 'sent', sent_at = %s, mail_id = m.mail_id,
-                    write_date = %s, write_uid = %s
-                FROM unnest(%s::int[], %s::int[]) AS m(id, mail_id)
+                SET state = 'queued', %s = m.message, write_date = %s, write_uid = %s
+                FROM unnest(%s::int[], %s::int[]) AS m(id, message)
                 WHERE d.id = m.id""",
-                now,
+                SQL.identifier(fname),
                 now,
                 self.env.uid,
                 self.ids,
-                mails.ids,
+                messages.ids,
             )
         )
         self.invalidate_recordset(fnames)
+
+
+def _error_text(exc, limit=500):
+    """The readable part of a rendering error: Odoo wraps the cause in a UserError that
+    repeats the whole template and a traceback."""
+    cause = exc.__cause__ or exc.__context__ if isinstance(exc, UserError) else exc
+    cause = cause or exc
+    text = f"{type(cause).__name__}: {cause}" if not isinstance(cause, UserError) else str(cause)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -4,6 +4,7 @@ from . import (
     test_channels,
     test_consent,
     test_date_triggers,
+    test_delivery_outcome,
     test_double_opt_in,
     test_event_queue,
     test_inbound,

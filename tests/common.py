@@ -56,8 +56,11 @@ class MarketingTriggerCase(TransactionCase):
         )
 
     def dispatch(self):
+        """Run the dispatcher, then Odoo's email queue it wakes (in tests the mail server
+        accepts every email without connecting): emails end sent, failed or cancelled."""
         self.process_events()
         self.Delivery._cron_dispatch()
+        self.env["mail.mail"].process_email_queue()
 
     def welcome_mails(self, partner):
         return self.env["mail.mail"].search(

@@ -2,6 +2,7 @@ from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
 from .common import MarketingTriggerCase
+from .test_delivery_outcome import gateway
 
 
 @tagged("post_install", "-at_install")
@@ -48,8 +49,11 @@ class TestChannels(MarketingTriggerCase):
         self.assertEqual(
             sms.body, f"Hi Ada, your seminar in Hamburg starts soon. {self.env.company.name}"
         )
-        self.assertEqual(decision.delivery_ids.state, "sent")
+        self.assertEqual(decision.delivery_ids.state, "queued", "in Odoo's SMS queue")
         self.assertEqual(partner.marketing_touch_ids.channel, "sms")
+        with gateway():
+            self.env["sms.sms"].sudo()._process_queue()
+        self.assertEqual(decision.delivery_ids.state, "sent", "the provider accepted it")
 
     def test_without_sms_consent_the_fallback_email_is_used(self):
         partner = self.customer(marketing_consent_sms=False)

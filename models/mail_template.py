@@ -1,0 +1,30 @@
+from odoo import models
+
+
+class MailTemplate(models.Model):
+    """A trigger's email goes to the contact it was decided for, whatever the template's
+    recipient settings: a template created the normal Odoo way has none, and one with a
+    fixed "To" or "Cc" would copy every contact's message to someone else."""
+
+    _inherit = "mail.template"
+
+    def _generate_template_recipients(
+        self, res_ids, render_fields, find_or_create_partners=False, render_results=None
+    ):
+        if not (
+            self.env.context.get("marketing_trigger_recipients") and self.model == "res.partner"
+        ):
+            return super()._generate_template_recipients(
+                res_ids,
+                render_fields,
+                find_or_create_partners=find_or_create_partners,
+                render_results=render_results,
+            )
+        # Set by the dispatcher: the records are the decided contacts themselves.
+        render_results = {} if render_results is None else render_results
+        for res_id in res_ids:
+            values = render_results.setdefault(res_id, {})
+            for fname in ("email_to", "email_cc", "partner_to"):
+                values.pop(fname, None)
+            values["partner_ids"] = [res_id]
+        return render_results
