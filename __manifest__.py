@@ -40,6 +40,9 @@
         "views/marketing_trigger_menus.xml",
     ],
     "demo": ["demo/marketing_trigger_demo.xml"],
+    "assets": {
+        "web.assets_backend": ["marketing_trigger/static/src/views/integer_graph.js"],
+    },
     "application": True,
     "installable": True,
 }

@@ -1,7 +1,8 @@
 """`odoo-bin --addons-path=... marketing_forecast -d DB [--days 30] [--json]`
 
-Prints the forecast of the active time-based triggers for the next days: messages per
-day and channel, and what the contact policy would suppress or defer, by reason.
+Prints the forecast of the active time-based triggers for the next days, every day of
+the period: messages per channel, what the contact policy would suppress or defer (by
+reason), and under each day what each trigger would send, suppress or defer.
 """
 
 import argparse
@@ -42,12 +43,26 @@ class MarketingForecast(Command):
                 .create({"days": own.days, "company_id": company.id})
             )
             days = wizard._simulate()
+            names = {trigger.id: trigger.display_name for trigger in wizard.trigger_ids}
             cr.rollback()
-        self._print(days, own.json)
+        self._print(days, own.json, names)
 
     @staticmethod
-    def _print(days, as_json):
+    def _print(days, as_json, names=None):
         out = sys.stdout
+        names = names or {}
+
+        def per_trigger(day):
+            return [
+                {
+                    "trigger": names.get(item.trigger_id, item.trigger_id),
+                    "outcome": item.outcome,
+                    "detail": item.detail,
+                    "count": item.count,
+                }
+                for item in day.counts
+            ]
+
         if as_json:
             for day in days:
                 out.write(
@@ -57,6 +72,7 @@ class MarketingForecast(Command):
                             "sent": dict(day.sent),
                             "suppressed": dict(day.suppressed),
                             "deferred": dict(day.deferred),
+                            "triggers": per_trigger(day),
                         }
                     )
                     + "\n"
@@ -69,3 +85,8 @@ class MarketingForecast(Command):
             )
             details = ", ".join(f"{k} {v}" for k, v in day.sent + day.suppressed + day.deferred)
             out.write(f"{day.day.isoformat():<12}{sent:>6}{supp:>12}{defer:>10}  {details}\n")
+            for row in per_trigger(day):
+                out.write(
+                    f"{'':<12}  {row['trigger']}: {row['outcome']} "
+                    f"{row['detail']} {row['count']}\n"
+                )

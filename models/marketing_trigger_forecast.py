@@ -4,6 +4,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..engine import forecast
+from .common import CHANNEL_SELECTION
 
 
 class MarketingTriggerForecast(models.TransientModel):
@@ -68,55 +69,110 @@ class MarketingTriggerForecast(models.TransientModel):
         )
 
     def action_run(self):
+        """Simulate, store one line per trigger, day, outcome and channel or reason
+        (a zero line for each trigger on a day it does nothing, so every day shows),
+        and open them as a graph stacked by trigger."""
         self.ensure_one()
         self.env["marketing.trigger"].check_access("read")
         if not self.trigger_ids:
             raise UserError(_("Choose at least one time-based trigger to forecast."))
         days = self._simulate()
-        reasons = dict(self.env["marketing.trigger.decision"]._fields["reason_code"].selection)
-        channels = dict(self.env["marketing.trigger.delivery"]._fields["channel"].selection)
+        triggers = self.trigger_ids.filtered("is_time_based")
         lines = []
         for day in days:
-            for kind, pairs, names in (
-                ("sent", day.sent, channels),
-                ("suppressed", day.suppressed, reasons),
-                ("deferred", day.deferred, reasons),
-            ):
-                lines += [
-                    {"day": day.day, "kind": kind, "label": names.get(key, key), "count": count}
-                    for key, count in pairs
-                ]
+            busy = set()
+            for item in day.counts:
+                busy.add(item.trigger_id)
+                lines.append(
+                    {
+                        "day": day.day,
+                        "trigger_id": item.trigger_id,
+                        "kind": item.outcome,
+                        "channel": item.detail if item.outcome == "sent" else False,
+                        "reason_code": item.detail if item.outcome != "sent" else False,
+                        f"{item.outcome}_count": item.count,
+                    }
+                )
+            lines += [
+                {"day": day.day, "trigger_id": trigger.id}
+                for trigger in triggers
+                if trigger.id not in busy
+            ]
+        totals = {
+            kind: sum(v.get(f"{kind}_count", 0) for v in lines)
+            for kind in ("sent", "suppressed", "deferred")
+        }
         self.line_ids.unlink()
         self.write(
             {
                 "line_ids": [fields.Command.create(values) for values in lines],
-                "total_sent": sum(v["count"] for v in lines if v["kind"] == "sent"),
-                "total_suppressed": sum(v["count"] for v in lines if v["kind"] == "suppressed"),
-                "total_deferred": sum(v["count"] for v in lines if v["kind"] == "deferred"),
+                **{f"total_{kind}": total for kind, total in totals.items()},
             }
         )
         return {
             "type": "ir.actions.act_window",
-            "name": _("Forecast: next %(days)s days", days=self.days),
+            "name": _(
+                "Forecast: next %(days)s days (%(sent)s to send, %(suppressed)s suppressed)",
+                days=self.days,
+                sent=totals["sent"],
+                suppressed=totals["suppressed"],
+            ),
             "res_model": "marketing.trigger.forecast.line",
             "view_mode": "graph,pivot,list",
+            "views": [(False, "graph"), (False, "pivot"), (False, "list")],
             "domain": [("forecast_id", "=", self.id)],
-            "context": {"search_default_filter_sent": 1},
+            "context": {"create": False},
         }
 
 
 class MarketingTriggerForecastLine(models.TransientModel):
+    """One trigger's forecast for one day: messages it would send on one channel, or
+    would have suppressed or deferred for one reason. Days when a trigger does nothing
+    hold a line of zeros, so the graph and the table show every day of the period."""
+
     _name = "marketing.trigger.forecast.line"
     _description = "Marketing Trigger Forecast Line"
-    _order = "day, kind, label"
+    _order = "day, trigger_id, kind, id"
+    _rec_name = "trigger_id"
 
     forecast_id = fields.Many2one(
         "marketing.trigger.forecast", required=True, ondelete="cascade", index=True
     )
     day = fields.Date(required=True)
+    trigger_id = fields.Many2one("marketing.trigger", required=True, ondelete="cascade")
     kind = fields.Selection(
         [("sent", "Sent"), ("suppressed", "Suppressed"), ("deferred", "Deferred")],
-        required=True,
+        string="Outcome",
+        help="Empty on a day the trigger would do nothing.",
     )
-    label = fields.Char("Channel or reason", required=True)
-    count = fields.Integer(required=True, aggregator="sum")
+    channel = fields.Selection(CHANNEL_SELECTION, help="The channel the messages go out on.")
+    reason_code = fields.Selection(
+        selection="_reason_selection",
+        string="Reason",
+        help="Why the contact policy would suppress or defer the messages.",
+    )
+    sent_count = fields.Integer("Sent", aggregator="sum", help="Messages that would go out.")
+    suppressed_count = fields.Integer(
+        "Suppressed", aggregator="sum", help="Messages the contact policy would not send."
+    )
+    deferred_count = fields.Integer(
+        "Deferred",
+        aggregator="sum",
+        help="Messages moved to a later moment (counted again on the day they are sent).",
+    )
+    label = fields.Char(
+        "Channel or reason",
+        compute="_compute_label",
+        help="The channel of sent messages, the reason of the others.",
+    )
+
+    @api.model
+    def _reason_selection(self):
+        return self.env["marketing.trigger.decision"]._fields["reason_code"].selection
+
+    @api.depends("channel", "reason_code")
+    def _compute_label(self):
+        channels = dict(self._fields["channel"].selection)
+        reasons = dict(self._reason_selection())
+        for line in self:
+            line.label = channels.get(line.channel) or reasons.get(line.reason_code) or ""

@@ -7,6 +7,7 @@ from . import (
     test_delivery_outcome,
     test_double_opt_in,
     test_event_queue,
+    test_forecast_views,
     test_inbound,
     test_install,
     test_kinds,
