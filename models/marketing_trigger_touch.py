@@ -1,6 +1,7 @@
 from datetime import timedelta
 
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError
 from odoo.tools import SQL
 
 from ..engine import Channel, Touch
@@ -16,6 +17,10 @@ class MarketingTriggerTouch(models.Model):
     remove it if they are cancelled; a salesperson's completed call adds one; anyone can
     log a letter, fax or visit by hand. Caps, cooldowns and arbitration read this table,
     so contact pressure counts every channel, not just email.
+
+    Touches made by the system (triggers, newsletters, completed activities) are
+    evidence: no user changes or deletes them, since that would silently loosen the caps.
+    Only touches logged by hand can be corrected, by their author or a manager.
     """
 
     _name = "marketing.trigger.touch"
@@ -56,6 +61,70 @@ class MarketingTriggerTouch(models.Model):
         help="The company whose trigger or user made the contact; caps still count every "
         "touch of the person.",
     )
+
+    is_correctable = fields.Boolean(
+        compute="_compute_is_correctable",
+        help="Logged by hand, and you logged it or manage marketing: you may correct it.",
+    )
+
+    @api.depends("source", "user_id")
+    @api.depends_context("uid")
+    def _compute_is_correctable(self):
+        is_manager = self.env.user.has_group("marketing_trigger.group_marketing_trigger_manager")
+        for touch in self:
+            touch.is_correctable = touch.source == "manual" and (
+                is_manager or touch.user_id == self.env.user
+            )
+
+    def _check_correctable(self):
+        """Refuse to change or delete a touch the current user may not correct."""
+        if self.env.su:
+            return
+        evidence = self.filtered(lambda touch: touch.source != "manual")
+        if evidence:
+            raise AccessError(
+                _(
+                    "Contacts made by triggers, newsletters and activities are evidence "
+                    "for the frequency caps: they cannot be changed or deleted. "
+                    "Only contacts logged by hand can be corrected."
+                )
+            )
+        others = self.filtered(lambda touch: not touch.is_correctable)
+        if others:
+            raise AccessError(
+                _(
+                    "Only %(author)s, who logged this contact, or a marketing manager "
+                    "can correct it.",
+                    author=others[0].user_id.name or _("its author"),
+                )
+            )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not self.env.su:
+            for vals in vals_list:
+                if vals.get("source", "manual") != "manual" or vals.get("delivery_id"):
+                    raise AccessError(
+                        _("Only contacts logged by hand can be added to the ledger by users.")
+                    )
+                # The author is whoever logs it, never someone else.
+                vals["user_id"] = self.env.uid
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._check_correctable()
+        if not self.env.su and {"source", "delivery_id", "user_id"} & set(vals):
+            raise AccessError(_("The origin and author of a logged contact cannot be changed."))
+        return super().write(vals)
+
+    def unlink(self):
+        self._check_correctable()
+        return super().unlink()
+
+    def action_remove(self):
+        """Delete a contact logged by mistake (the row's bin on the contact form)."""
+        self.unlink()
+        return True
 
     @api.depends("trigger_id", "delivery_id")
     def _compute_company_id(self):

@@ -18,6 +18,7 @@ from . import (
     test_record_events,
     test_security,
     test_time_triggers,
+    test_touch_evidence,
     test_tracking,
     test_variants,
     test_welcome_trigger,
