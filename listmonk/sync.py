@@ -163,6 +163,7 @@ class _Options:
     import_from: int | None
     workers: int
     can_import: bool = True  # False once Listmonk refused the import permission
+    highest_id: int = 0  # the highest subscriber ID this sync has seen
 
 
 Indexed = tuple[int, SubscriberData]  # a record and its position in the batch
@@ -198,7 +199,6 @@ class _Batch:
         self.preconfirm = options.preconfirm
         self.by_email: dict[str, Subscriber] = {}
         self.by_key: dict[str, Subscriber] = {}
-        self.highest_id = 0  # the highest subscriber ID seen in this batch
         self.outcomes: dict[int, SyncOutcome] = {}
         self.pool: ThreadPoolExecutor | None = None  # with workers > 1
         # Patched by ID, lists still to add: position -> (subscriber, missing list IDs)
@@ -370,7 +370,8 @@ class _Batch:
 
     def remember(self, subscriber: Subscriber) -> Subscriber:
         self.by_email[subscriber.email] = subscriber
-        self.highest_id = max(self.highest_id, subscriber.id)
+        if subscriber.id > self.options.highest_id:
+            self.options.highest_id = subscriber.id
         if self.key_name is not None:
             value = subscriber.attribs.get(self.key_name)
             if value not in (None, ""):
@@ -407,10 +408,11 @@ class _Batch:
 
     def last_subscriber_id(self) -> int:
         """The highest subscriber ID in Listmonk (Listmonk lists by ID, highest first).
-        Asked from the highest this batch has seen, so that Listmonk (and its count)
-        only looks at the subscribers created since."""
-        page = self.client.query_subscribers(f"subscribers.id >= {self.highest_id}", per_page=1)
-        return max([self.highest_id, *(s.id for s in page.results)])
+        Asked from the highest this sync has seen, so that Listmonk (and its count) only
+        looks at the subscribers created since."""
+        known = self.options.highest_id
+        page = self.client.query_subscribers(f"subscribers.id >= {known}", per_page=1)
+        return max([known, *(s.id for s in page.results)])
 
     def fetch(
         self, condition: Callable[[Iterable[Any]], str], values: Sequence[Any]

@@ -29,7 +29,7 @@ matching rows, never more precise than that: the predicate still decides.
 >>> compile_query("subscribers.email = 'a@b.c' OR NOT id = 1")[1] is None
 True
 >>> compile_query("subscribers.id > 5 AND 9 >= subscribers.id")[1]
-('and', (('range', 6, None), ('range', None, 9)))
+('range', 6, 9)
 """
 
 from __future__ import annotations
@@ -117,7 +117,13 @@ def compile_query(text: str) -> tuple[Predicate, Bound | None]:
 
 
 def _and_bound(bounds: list[Bound | None]) -> Bound | None:
-    bounded = tuple(b for b in bounds if b is not None)
+    ranges = [b for b in bounds if b is not None and b[0] == "range"]
+    bounded = tuple(b for b in bounds if b is not None and b[0] != "range")
+    if ranges:  # ``id > a AND id <= b``: one range, not two halves of the table
+        lows = [r[1] for r in ranges if r[1] is not None]
+        highs = [r[2] for r in ranges if r[2] is not None]
+        merged = ("range", max(lows) if lows else None, min(highs) if highs else None)
+        bounded = (*bounded, merged)
     if not bounded:
         return None
     return bounded[0] if len(bounded) == 1 else ("and", bounded)

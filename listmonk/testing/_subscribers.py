@@ -272,7 +272,8 @@ class SubscriberRoutes(Store):
             return {i for i in bound[1] if i in self.subscribers}
         if kind == "range":  # the primary key's index: only the ids in the range
             lowest = 1 if bound[1] is None else max(bound[1], 1)
-            highest = self.subscribers.highest_id if bound[2] is None else bound[2]
+            highest = self.subscribers.highest_id
+            highest = highest if bound[2] is None else min(bound[2], highest)
             if highest - lowest > len(self.subscribers):
                 return {i for i in self.subscribers if lowest <= i <= highest}
             return {i for i in range(lowest, highest + 1) if i in self.subscribers}
