@@ -1,4 +1,8 @@
+import logging
+
 from odoo import models
+
+_logger = logging.getLogger(__name__)
 
 
 class MailMail(models.Model):
@@ -9,9 +13,13 @@ class MailMail(models.Model):
 
     def _postprocess_sent_message(self, success_pids, failure_reason=False, failure_type=None):
         # Before super(): it deletes the auto-deleted mails, and their state with them.
-        self.env["marketing.trigger.delivery"]._on_mail_outcome(
-            self, failure_reason=failure_reason, failure_type=failure_type
-        )
+        try:
+            with self.env.cr.savepoint():
+                self.env["marketing.trigger.delivery"]._on_mail_outcome(
+                    self, failure_reason=failure_reason, failure_type=failure_type
+                )
+        except Exception:  # noqa: BLE001 - marketing bookkeeping never stops the mail queue
+            _logger.exception("Could not record the outcome of mails %s on deliveries", self.ids)
         return super()._postprocess_sent_message(
             success_pids, failure_reason=failure_reason, failure_type=failure_type
         )
