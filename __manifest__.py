@@ -37,6 +37,7 @@
         "views/marketing_listmonk_server_views.xml",
         "views/marketing_listmonk_views.xml",
         "views/res_partner_views.xml",
+        "views/res_config_settings_views.xml",
         "views/marketing_trigger_menus.xml",
     ],
     "demo": ["demo/marketing_trigger_demo.xml"],

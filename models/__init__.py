@@ -36,6 +36,7 @@ from . import (
     marketing_trigger_touch,
     marketing_trigger_tracking,
     marketing_trigger_variant,
+    res_config_settings,
     res_partner,
     sale_order,
     sms_sms,

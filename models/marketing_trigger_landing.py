@@ -18,6 +18,7 @@ INTEREST_BLOCKS = 2
 class MarketingTriggerLanding(models.Model):
     _name = "marketing.trigger.landing"
     _description = "Marketing Landing Page"
+    _inherit = ["mail.thread"]
     _order = "name"
 
     name = fields.Char(required=True, translate=True)

@@ -3,6 +3,7 @@ from . import (
     test_actions,
     test_channels,
     test_consent,
+    test_conventions,
     test_date_triggers,
     test_delivery_outcome,
     test_double_opt_in,

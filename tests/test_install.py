@@ -15,8 +15,8 @@ class TestInstall(TransactionCase):
         manager = self.env.ref("marketing_trigger.group_marketing_trigger_manager")
         user = self.env.ref("marketing_trigger.group_marketing_trigger_user")
         self.assertIn(user, manager.implied_ids)
-        self.assertEqual(manager.full_name, "Marketing Trigger / Manager")
-        self.assertEqual(user.full_name, "Marketing Trigger / User")
+        self.assertEqual(manager.full_name, "Marketing Triggers / Manager")
+        self.assertEqual(user.full_name, "Marketing Triggers / User")
 
     def test_welcome_trigger_ships_as_a_draft_with_its_template(self):
         welcome = self.env.ref("marketing_trigger.marketing_trigger_welcome")
