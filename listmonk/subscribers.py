@@ -137,13 +137,17 @@ class SubscribersAPI(ImportsAPI):
     def get_list(self, list_id: int) -> MailingList:
         return MailingList.from_json(self.call("GET", f"api/lists/{int(list_id)}"))
 
-    def find_list(self, name: str) -> MailingList | None:
-        """The list with exactly this name (``query=`` is a fuzzy search), else ``None``."""
+    def all_lists(self) -> tuple[MailingList, ...]:
+        """Every list the user may see, in one request, without counts (``minimal``)."""
         data = self.call("GET", "api/lists", params={"minimal": True, "per_page": "all"})
         # minimal=true with no lists is a bare [] rather than a page (contract 2.5).
         items = data if isinstance(data, list) else data.get("results") or ()
-        found = [item for item in items if item.get("name") == name]
-        return MailingList.from_json(min(found, key=lambda item: item["id"])) if found else None
+        return tuple(MailingList.from_json(item) for item in items)
+
+    def find_list(self, name: str) -> MailingList | None:
+        """The list with exactly this name (``query=`` is a fuzzy search), else ``None``."""
+        found = [item for item in self.all_lists() if item.name == name]
+        return min(found, key=lambda item: item.id) if found else None
 
     def create_list(
         self,

@@ -47,7 +47,9 @@ from . import (
 from . import (
     marketing_listmonk_list,
     marketing_listmonk_sync,
+    marketing_listmonk_readback,
     marketing_listmonk_campaign,
+    marketing_listmonk_tracking,
     marketing_listmonk_outbox,
 )
 

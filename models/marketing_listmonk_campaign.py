@@ -1,28 +1,40 @@
 """Newsletters composed in Odoo and sent by Listmonk, tracked by Odoo per recipient.
 
 Listmonk records who clicked only with individual tracking on, and tells nobody. So the
-body pushed to Listmonk has every link rewritten to this addon's click route, built in
-the Listmonk template from the subscriber's ``odoo_ref`` attribute (the partner ID and
-its signature, written by the sync)::
+body pushed to Listmonk has every link rewritten to this addon's click route, and an
+open pixel added, built in the Listmonk template from the subscriber's ``odoo_ref``
+attribute (the partner ID and its signature, written by the sync) and signed per
+newsletter (see ``marketing_listmonk_tracking.py``)::
 
-    https://odoo.example/mt/n/<newsletter trigger>/<link>/{{ .Subscriber.Attribs.odoo_ref }}
+    https://odoo.example/mt/n/<newsletter trigger>/<link>/<link signature>/<REF>
+    https://odoo.example/mt/no/<newsletter trigger>/<open signature>/<REF>.gif
+
+(``<REF>``: ``{{ .Subscriber.Attribs.odoo_ref }}``, a string: Go prints a large JSON
+number as ``1e+06``.)
 
 A click or open is attributed to the partner at once and fires the engagement triggers
 ("Link clicked", "Email opened", "… not opened within …") whose source is the
 newsletter. Each newsletter carries a trigger of kind "Newsletter" for that purpose;
 when Listmonk accepts the campaign, every recipient gets a decision, a delivery and a
 touch in their contact ledger, so caps and cooldowns count the newsletter.
+
+Listmonk drops list IDs it does not know (a list deleted there) when it creates a
+campaign, even all of them, and starts it all the same. So the lists are checked before
+the campaign is created and once it is: a newsletter with a list missing is refused
+(nothing is started), the list is made again in Listmonk and the next sync, a full one,
+puts its members back on it.
 """
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 
-from ..engine.tracking import verify
-from ..listmonk import CampaignDraft
+from ..listmonk import CampaignDraft, ListmonkValidationError
 from .marketing_trigger_tracking import ADDRESS_PLACEHOLDER, HREF, PREFERENCES_PLACEHOLDER
 
 REF = "{{ .Subscriber.Attribs.odoo_ref }}"
+CLICK = "newsletter-click"  # what a tracked URL's signature is for
+OPEN = "newsletter-open"
 
 
 class MarketingListmonkCampaign(models.Model):
@@ -78,6 +90,9 @@ class MarketingListmonkCampaign(models.Model):
         "opened within a delay).",
     )
     last_error = fields.Text(readonly=True, copy=False)
+    sent_at = fields.Datetime(
+        readonly=True, copy=False, help="When Listmonk started (or is to start) sending it."
+    )
     recipient_count = fields.Integer(compute="_compute_counts")
     opened_count = fields.Integer("Opened", compute="_compute_counts")
     clicked_count = fields.Integer("Clicked", compute="_compute_counts")
@@ -120,9 +135,7 @@ class MarketingListmonkCampaign(models.Model):
     def _unlink_only_drafts(self):
         # Recipients' tracked links and the engagement history hang on a newsletter that
         # was handed to Listmonk: deleting it would turn every click into a 404.
-        sent = self.filtered(
-            lambda c: c.state != "draft" or c.listmonk_campaign_id or c.trigger_id
-        )
+        sent = self.filtered(lambda c: c.state != "draft" or c.listmonk_campaign_id or c.trigger_id)
         if sent:
             raise UserError(
                 _(
@@ -172,13 +185,14 @@ class MarketingListmonkCampaign(models.Model):
             if not link_id:
                 return match.group(0)
             quote = match.group(2)
-            tracked = f"{base_url}/mt/n/{trigger_id}/{link_id}/{REF}"
+            signature = self._signature(CLICK, link_id)
+            tracked = f"{base_url}/mt/n/{trigger_id}/{link_id}/{signature}/{REF}"
             return f"{match.group(1)}{quote}{tracked}{quote}"
 
         body = HREF.sub(rewrite, body)
         pixel = (
-            f'<img src="{base_url}/mt/no/{trigger_id}/{REF}.gif" width="1" height="1" '
-            'alt="" style="display:none"/>'
+            f'<img src="{base_url}/mt/no/{trigger_id}/{self._signature(OPEN)}/{REF}.gif" '
+            'width="1" height="1" alt="" style="display:none"/>'
         )
         return body + pixel
 
@@ -189,7 +203,7 @@ class MarketingListmonkCampaign(models.Model):
         if self.state not in ("queued",):
             return
         server = self.server_id
-        server._ensure_lists(client)
+        self._check_lists(server._resync_lists(client))
         tag = f"odoo-newsletter-{self.id}"
         draft = CampaignDraft(
             name=f"{self.name} [Odoo #{self.id}]",
@@ -206,13 +220,39 @@ class MarketingListmonkCampaign(models.Model):
             existing = next(iter(client.iter_campaigns(tags=(tag,))), None)
             remote = existing or client.create_campaign(draft)
             self.listmonk_campaign_id = remote.id
+        remote = client.get_campaign(self.listmonk_campaign_id, with_body=False)
+        missing = set(draft.lists) - set(remote.list_ids)
+        if missing and remote.status == "draft":
+            # Deleted in Listmonk since the check (or before an earlier attempt made it).
+            client.delete_campaign(remote.id)
+            self.listmonk_campaign_id = 0
+            gone = self.list_ids.filtered(lambda m: m.listmonk_id in missing)
+            server._resync_lists(client)
+            self._check_lists(gone)
+        when = draft.send_at or fields.Datetime.now()
         if draft.send_at:
             client.schedule_campaign(self.listmonk_campaign_id, draft.send_at)
             self.state = "scheduled"
         else:
             client.start_campaign(self.listmonk_campaign_id)
             self.state = "sent"
-        self._record_recipients(draft.send_at or fields.Datetime.now())
+        self.sent_at = when
+        self._record_recipients(when)
+
+    def _check_lists(self, gone):
+        """Refuse to send when Listmonk lost one of the newsletter's lists (``gone``):
+        the campaign would reach none of its members while Odoo counted them all."""
+        gone &= self.list_ids
+        if gone:
+            raise ListmonkValidationError(
+                _(
+                    "Listmonk no longer has the list %(lists)s (deleted there?), so the "
+                    "newsletter was not started. The list is made again in Listmonk and "
+                    "the next sync puts its contacts back on it: send the newsletter "
+                    "again once that sync is done (the server's Sync status tab).",
+                    lists=", ".join(gone.mapped("name")),
+                )
+            )
 
     def _record_recipients(self, when):
         """A decision, a delivery and a ledger touch for each partner on the lists, in
@@ -272,6 +312,7 @@ class MarketingListmonkCampaign(models.Model):
         for model in ("marketing.trigger.decision", "marketing.trigger.delivery"):
             self.env[model].invalidate_model()
         self.env["marketing.trigger.touch"].invalidate_model()
+        self.invalidate_recordset(["recipient_count", "opened_count", "clicked_count"])
 
 
 class MarketingTrigger(models.Model):
@@ -306,90 +347,3 @@ class MarketingTrigger(models.Model):
                         name=trigger.name,
                     )
                 )
-
-
-class MarketingTriggerDelivery(models.Model):
-    _inherit = "marketing.trigger.delivery"
-
-    @api.model
-    def _newsletter_delivery(self, trigger_id, ref):
-        """The delivery of newsletter ``trigger_id`` to the partner ``ref`` names, after
-        checking the ref's signature; created if the partner was not on our recipient
-        list (added in Listmonk directly). Empty when the ref is not valid."""
-        partner_id, _sep, token = (ref or "").partition(".")
-        if not partner_id.isdigit():
-            return self.browse()
-        secret = self.env["marketing.trigger.engagement"]._secret()
-        if not verify(secret, token, "listmonk", int(partner_id)):
-            return self.browse()
-        trigger = self.env["marketing.trigger"].sudo().browse(trigger_id).exists()
-        partner = self.env["res.partner"].sudo().browse(int(partner_id)).exists()
-        if not (trigger and trigger.kind == "newsletter" and partner):
-            return self.browse()
-        campaign = trigger.newsletter_id[:1]
-        if campaign.state not in ("scheduled", "sent"):
-            return self.browse()  # not handed to Listmonk: nobody can have its links
-        key = campaign._occurrence_key() if campaign else "newsletter"
-        Delivery = self.sudo()
-        delivery = Delivery.search(
-            [
-                ("trigger_id", "=", trigger.id),
-                ("partner_id", "=", partner.id),
-                ("occurrence_key", "=", key),
-            ],
-            limit=1,
-        )
-        if not delivery:
-            sent = trigger.create_date  # queued then: a click is never "too fast" for it
-            decision = (
-                self.env["marketing.trigger.decision"]
-                .sudo()
-                .create(
-                    {
-                        "trigger_id": trigger.id,
-                        "partner_id": partner.id,
-                        "occurrence_key": key,
-                        "outcome": "send",
-                        "reason_code": "send",
-                        "channel": "newsletter",
-                        "explanation": _("Received the newsletter through Listmonk directly."),
-                    }
-                )
-            )
-            delivery = Delivery.create(
-                {
-                    "decision_id": decision.id,
-                    "trigger_id": trigger.id,
-                    "partner_id": partner.id,
-                    "occurrence_key": key,
-                    "channel": "newsletter",
-                    "state": "sent",
-                    "scheduled_at": sent,
-                    "sent_at": sent,
-                }
-            )
-        return delivery
-
-
-class MarketingTriggerEngagement(models.Model):
-    _inherit = "marketing.trigger.engagement"
-
-    @api.model
-    def _record_newsletter(
-        self, kind, trigger_id, ref, link_id=None, user_agent=None, method="GET"
-    ):
-        """A click or open on a Listmonk newsletter: checked by its ref, then recorded
-        on the recipient's delivery like any tracked email (same machine filter, same
-        triggers). Returns the link's URL for a click, True for an open, None if invalid."""
-        delivery = self.env["marketing.trigger.delivery"]._newsletter_delivery(trigger_id, ref)
-        if not delivery:
-            return None
-        ids = (link_id,) if kind == "click" else ()
-        return self._record(
-            kind,
-            delivery.id,
-            delivery._token(kind, *ids),
-            link_id=link_id,
-            user_agent=user_agent,
-            method=method,
-        )

@@ -6,7 +6,8 @@ The sync cron, per server:
    subscribers blocklisted in Listmonk withdraw the partner's email consent;
    unsubscribes from a mapped list become a topic opt-out (the list's topic) or withdraw
    the email consent; hard bounces and complaints put the address on Odoo's blacklist.
-   Every change is a consent proof with source "Listmonk".
+   Every change is a consent proof with source "Listmonk" (see
+   ``marketing_listmonk_readback.py``).
 2. **To Listmonk**: the partners changed since the last complete pass (``sync_cursor``),
    in batches of ``SYNC_BATCH``. Each partner's subscriber (email, name, attributes,
    lists) is hashed; an unchanged one costs no request. New subscribers are created by
@@ -31,8 +32,6 @@ from odoo.tools import SQL
 
 from ..engine.tracking import sign
 from ..listmonk import ListmonkError, SubscriberData, SyncAction
-from ..listmonk.models import format_time
-from ..listmonk.subscribers import sql_literal
 
 _logger = logging.getLogger(__name__)
 # httpx logs every request at INFO: thousands of lines per sync in Odoo's log.
@@ -128,7 +127,8 @@ class MarketingListmonkServer(models.Model):
                 self._read_back(client, started)
                 self._read_bounces(client)
                 _commit(self.env)
-                self._ensure_lists(client)
+                # A list deleted in Listmonk is made again: every member goes back on it.
+                full = bool(self._ensure_lists(client)) or full
                 counts = self._push(client, full=full)
         except ListmonkError as exc:
             return self._sync_failed(exc)
@@ -178,11 +178,42 @@ class MarketingListmonkServer(models.Model):
     # ---------------------------------------------------------------- lists
 
     def _ensure_lists(self, client):
-        """Create in Listmonk the lists it does not have yet (found by name first)."""
-        for mlist in self.list_ids.filtered(lambda m: m.active and not m.listmonk_id):
-            remote = client.ensure_list(mlist.name, optin="single", type="private")
-            mlist.listmonk_id = remote.id
+        """Create in Listmonk the lists it does not have (found by name first): new ones,
+        and those deleted in Listmonk since they were linked. Returns the lists linked
+        again (their Listmonk ID changed, their members are not on the new list yet)."""
+        relinked = self.env["marketing.listmonk.list"]
+        lists = self.list_ids.filtered("active")
+        if not lists:
+            return relinked
+        remote = client.all_lists()
+        known = {item.id for item in remote}
+        by_name = {}
+        for item in sorted(remote, key=lambda item: item.id):
+            by_name.setdefault(item.name, item)
+        for mlist in lists.filtered(lambda m: m.listmonk_id not in known):
+            found = by_name.get(mlist.name) or client.create_list(
+                mlist.name, optin="single", type="private"
+            )
+            if mlist.listmonk_id:
+                _logger.warning(
+                    "Listmonk list %s of server %s is gone; linked to list %s",
+                    mlist.listmonk_id,
+                    self.id,
+                    found.id,
+                )
+                relinked |= mlist
+            mlist.listmonk_id = found.id
             _commit(self.env)
+        return relinked
+
+    def _resync_lists(self, client):
+        """Link again the lists deleted in Listmonk and have the next pass (soon) put
+        every member back on them. Returns the lists linked again."""
+        relinked = self._ensure_lists(client)
+        if relinked:
+            self.write({"full_sync_at": False, "retry_at": False})
+            self.env.ref("marketing_trigger.ir_cron_listmonk_sync")._trigger()
+        return relinked
 
     # ----------------------------------------------------------------- push
 
@@ -426,104 +457,3 @@ class MarketingListmonkServer(models.Model):
             )
         )
         self.env["marketing.listmonk.subscriber"].invalidate_model()
-
-    # ------------------------------------------------------------ read back
-
-    def _read_back(self, client, started):
-        """Blocklists and unsubscribes done in Listmonk since the last pass."""
-        since = self.readback_cursor
-        # The first time: every blocklist and unsubscribe Listmonk already holds.
-        stamp = sql_literal(format_time(since - OVERLAP)) if since else None
-        query = (
-            "(subscribers.status = 'blocklisted'"
-            + (f" AND subscribers.updated_at > {stamp})" if stamp else ")")
-            + " OR EXISTS (SELECT 1 FROM subscriber_lists sl WHERE sl.subscriber_id = "
-            "subscribers.id AND sl.status = 'unsubscribed'"
-            + (f" AND sl.updated_at > {stamp})" if stamp else ")")
-        )
-        topics = {m.listmonk_id: m.topic_id for m in self.list_ids if m.listmonk_id}
-        for subscriber in client.iter_subscribers(query, per_page=1000):
-            self._apply_listmonk_state(subscriber, topics)
-        self.readback_cursor = started
-
-    def _apply_listmonk_state(self, subscriber, topics):
-        partner = self._partner_of(subscriber)
-        if not partner:
-            return
-        evidence = _("Listmonk %(url)s, subscriber %(id)s", url=self.url, id=subscriber.id)
-        evidence += " (blocklisted)" if subscriber.status == "blocklisted" else " (unsubscribed)"
-        withdraw = subscriber.status == "blocklisted"
-        for subscription in subscriber.subscriptions:
-            if subscription.status != "unsubscribed" or subscription.list_id not in topics:
-                continue
-            topic = topics[subscription.list_id]
-            if not topic:
-                withdraw = True
-            elif topic not in partner.marketing_topic_optout_ids:
-                partner.marketing_topic_optout_ids = [fields.Command.link(topic.id)]
-                partner.message_post(
-                    body=_(
-                        "Unsubscribed from the Listmonk list %(list)s: opted out of %(topic)s.",
-                        list=subscription.list_name,
-                        topic=topic.name,
-                    )
-                )
-        if withdraw and partner.marketing_consent_email:
-            self.env["marketing.trigger.consent"].sudo().create(
-                {
-                    "partner_id": partner.id,
-                    "channel": "email",
-                    "is_granted": False,
-                    "source": "listmonk",
-                    "evidence": evidence,
-                }
-            )
-
-    def _partner_of(self, subscriber):
-        """The partner a Listmonk subscriber was synced from: its link, else the partner
-        ID it carries (if that partner has its email), else the partner with its email."""
-        link = (
-            self.env["marketing.listmonk.subscriber"]
-            .sudo()
-            .search([("server_id", "=", self.id), ("listmonk_id", "=", subscriber.id)], limit=1)
-        )
-        if link:
-            return link.partner_id
-        Partner = self.env["res.partner"].sudo()
-        raw = subscriber.attribs.get(MATCH_ATTRIBUTE)
-        if str(raw or "").isdigit():
-            partner = Partner.browse(int(raw)).exists()
-            if partner and partner.email_normalized == subscriber.email.lower():
-                return partner
-        # Someone Listmonk knew before the first sync: the same address is the same person.
-        return Partner.search(
-            [
-                ("email_normalized", "=", subscriber.email.lower()),
-                ("company_id", "in", [self.company_id.id, False]),
-            ],
-            limit=1,
-        )
-
-    def _read_bounces(self, client):
-        """Hard bounces and complaints recorded in Listmonk blacklist the address in Odoo
-        (soft bounces are Listmonk's business: it retries and counts them)."""
-        seen = self.bounce_cursor
-        newest = seen
-        # Newest first by date (Listmonk cannot sort bounces by ID); a webhook may date a
-        # bounce in the past, so every one of the page above the cursor is looked at.
-        page = client.get_bounces(per_page=500, order_by="created_at", order="desc")
-        Blacklist = self.env["mail.blacklist"].sudo()
-        for bounce in page.results:
-            if bounce.id <= seen:
-                continue
-            newest = max(newest, bounce.id)
-            if bounce.type in ("hard", "complaint") and bounce.email:
-                Blacklist._add(
-                    bounce.email,
-                    message=_(
-                        "Listmonk reported a %(type)s bounce (%(origin)s).",
-                        type=bounce.type,
-                        origin=bounce.source or "?",
-                    ),
-                )
-        self.bounce_cursor = newest

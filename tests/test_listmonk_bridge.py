@@ -1,16 +1,20 @@
 import re
 from datetime import timedelta
+from unittest.mock import patch
 from urllib.parse import unquote
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from ..listmonk import ListmonkClient
+from ..listmonk import ListmonkClient, SubscriberData
 from ..listmonk.testing import FakeListmonk
+from ..models import marketing_listmonk_readback as readback_module
+from ..models.marketing_trigger_tracking import RETENTION_PARAM
 from .common import MarketingTriggerCase
 
 HUMAN = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/124.0 Safari/537.36"
+REF = "{{ .Subscriber.Attribs.odoo_ref }}"
 
 
 @tagged("post_install", "-at_install")
@@ -70,6 +74,13 @@ class TestListmonkBridge(MarketingTriggerCase, HttpCase):
 
     def subscribers(self):
         return {s.email: s for s in self.lm.iter_subscribers()}
+
+    def age_listmonk(self, age):
+        """As if every subscriber and subscription had last changed ``age`` earlier."""
+        state = self.fake.state
+        with state.lock:
+            for row in [*state.subscribers.values(), *state.subscriptions.values()]:
+                row["updated_at"] -= age
 
     def lists_of(self, subscriber):
         return {s.list_name for s in subscriber.subscriptions if s.status != "unsubscribed"}
@@ -197,6 +208,42 @@ class TestListmonkBridge(MarketingTriggerCase, HttpCase):
         self.assertFalse(Blacklist.search([("email", "=", "bob@example.com")]), "soft: Listmonk's")
         self.assertEqual(self.server.bounce_cursor, max(b.id for b in self.lm.iter_bounces()))
 
+    @patch.object(readback_module, "BOUNCE_PAGE", 50)  # as with 500 a page, but quicker
+    def test_every_bounce_since_the_last_pass_is_read_back_page_after_page(self):
+        self.server._sync(full=True)
+        emails = [f"bounced{i}@example.com" for i in range(120)]
+        self.lm.import_subscribers([SubscriberData(e) for e in emails], [self.everyone.listmonk_id])
+        for email in emails:  # more than two pages of bounces between two passes
+            self.lm.record_bounce("hard", "smtp", email=email)
+        self.server._sync()
+        Blacklist = self.env["mail.blacklist"]
+        self.assertEqual(Blacklist.search_count([("email", "in", emails)]), 120)
+        # The next pass reads back to the cursor, not every bounce Listmonk ever had.
+        self.make_partner("Late", "late@example.com", category_id=self.tag.ids)
+        self.server._sync()
+        self.lm.record_bounce("complaint", "smtp", email="late@example.com")
+        pages = len(self.fake.calls("GET", "/api/bounces$"))
+        self.server._sync()
+        self.assertTrue(Blacklist.search([("email", "=", "late@example.com")]))
+        self.assertEqual(len(self.fake.calls("GET", "/api/bounces$")), pages + 1)
+
+    def test_a_bounce_that_blocklists_in_listmonk_withdraws_consent_with_a_proof(self):
+        """Listmonk's bounce blocklists without touching the subscriber's updated_at:
+        the read-back of changed subscribers cannot see it, the bounces can."""
+        self.server._sync(full=True)
+        self.age_listmonk(timedelta(hours=1))  # the bounce comes long after the last change
+        self.lm.record_bounce("hard", "smtp", email="bob@example.com")
+        self.assertTrue(self.subscribers()["bob@example.com"].is_blocklisted)
+        self.server._sync()
+        self.assertFalse(self.bob.marketing_consent_email)
+        proof = self.bob.marketing_consent_ids.sorted("id")[-1]
+        self.assertEqual((proof.source, proof.is_granted), ("listmonk", False))
+        self.assertIn("blocklisted", proof.evidence)
+        self.assertTrue(self.ada.marketing_consent_email, "only Bob bounced")
+        proofs = self.env["marketing.trigger.consent"].search_count([])
+        self.server._sync()
+        self.assertEqual(self.env["marketing.trigger.consent"].search_count([]), proofs)
+
     def test_a_contact_deleted_in_odoo_is_erased_in_listmonk(self):
         self.server._sync(full=True)
         self.ada.unlink()
@@ -237,6 +284,36 @@ class TestListmonkBridge(MarketingTriggerCase, HttpCase):
             url, headers={"User-Agent": agent}, allow_redirects=False, timeout=20
         )
 
+    def tracked(self, campaign):
+        """(click URLs, open pixel URL) of the campaign Listmonk holds, templated."""
+        body = unquote(self.lm.get_campaign(campaign.listmonk_campaign_id).body)
+        links = re.findall(r'href="([^"]+/mt/n/[^"]+)"', body)
+        (pixel,) = re.findall(r'src="([^"]+/mt/no/[^"]+)"', body)
+        return links, pixel
+
+    def written(self):
+        """How many engagement rows, deliveries and decisions exist."""
+        return tuple(
+            self.env[model].sudo().search_count([])
+            for model in (
+                "marketing.trigger.engagement",
+                "marketing.trigger.delivery",
+                "marketing.trigger.decision",
+            )
+        )
+
+    def send_now(self, *campaigns):
+        for campaign in campaigns:
+            campaign.action_send()
+        self.env["marketing.listmonk.outbox"]._cron_process()
+
+    def sent_minutes_ago(self, *campaigns):
+        """Clicks seconds after sending are a scanner's: let the newsletters age."""
+        triggers = [campaign.trigger_id.id for campaign in campaigns]
+        self.Delivery.search([("trigger_id", "in", triggers)]).sent_at = (
+            fields.Datetime.now() - timedelta(minutes=5)
+        )
+
     def test_newsletter_links_are_tracked_per_partner_and_fire_triggers_at_once(self):
         self.server._sync(full=True)
         campaign = self.newsletter()
@@ -247,10 +324,10 @@ class TestListmonkBridge(MarketingTriggerCase, HttpCase):
         remote = self.lm.get_campaign(campaign.listmonk_campaign_id)
         self.assertEqual(remote.status, "running")
         self.assertEqual([lst.id for lst in remote.lists], [self.hamburg.listmonk_id])
-        (link,) = re.findall(r'href="([^"]+/mt/n/[^"]+)"', remote.body)
-        self.assertIn("{{ .Subscriber.Attribs.odoo_ref }}", unquote(link))
+        (link,), pixel = self.tracked(campaign)
+        self.assertTrue(link.endswith(REF))
         self.assertIn('href="{{ ManageURL }}"', remote.body)
-        self.assertIn("{{ .Subscriber.Attribs.odoo_ref }}.gif", remote.body)
+        self.assertTrue(pixel.endswith(f"{REF}.gif"))
         # In Listmonk's ledger terms: one delivery and one touch per recipient.
         delivery = self.Delivery.search([("trigger_id", "=", campaign.trigger_id.id)])
         self.assertEqual(delivery.partner_id, self.ada)
@@ -270,7 +347,7 @@ class TestListmonkBridge(MarketingTriggerCase, HttpCase):
         interested.action_activate()
         delivery.sent_at = fields.Datetime.now() - timedelta(minutes=5)
         ada_ref = self.subscribers()["ada@example.com"].attribs["odoo_ref"]
-        url = unquote(link).replace("{{ .Subscriber.Attribs.odoo_ref }}", ada_ref)
+        url = link.replace(REF, ada_ref)
         response = self.get(url)
         self.assertEqual(response.status_code, 303)
         self.assertEqual(response.headers["Location"], "https://seminars.example.com/rhetoric")
@@ -283,10 +360,10 @@ class TestListmonkBridge(MarketingTriggerCase, HttpCase):
         # A forged or someone else's ref does nothing and redirects nowhere.
         bob_id = str(self.bob.id)
         for bad in (ada_ref.replace(str(self.ada.id), bob_id, 1), ada_ref[:-2], "x", f"{bob_id}."):
-            forged = unquote(link).replace("{{ .Subscriber.Attribs.odoo_ref }}", bad)
+            forged = link.replace(REF, bad)
             self.assertEqual(self.get(forged).status_code, 404, bad)
-        pixel = self.get(f"/mt/no/{campaign.trigger_id.id}/{ada_ref[:-3]}.gif")
-        self.assertEqual(pixel.headers["Content-Type"], "image/gif")
+        answer = self.get(pixel.replace(REF, ada_ref[:-3]))
+        self.assertEqual(answer.headers["Content-Type"], "image/gif")
         # Bob got it from Listmonk although Odoo did not list him (added there by hand):
         # his open is his, on a delivery made for it.
         self.env.cr.execute(
@@ -295,13 +372,106 @@ class TestListmonkBridge(MarketingTriggerCase, HttpCase):
         )
         campaign.trigger_id.invalidate_recordset()
         bob_ref = self.env["marketing.listmonk.server"]._ref(self.bob.id)
-        pixel = self.get(f"/mt/no/{campaign.trigger_id.id}/{bob_ref}.gif")
-        self.assertEqual(pixel.headers["Content-Type"], "image/gif")
+        answer = self.get(pixel.replace(REF, bob_ref))
+        self.assertEqual(answer.headers["Content-Type"], "image/gif")
         bob_delivery = self.Delivery.search(
             [("trigger_id", "=", campaign.trigger_id.id), ("partner_id", "=", self.bob.id)]
         )
         self.assertTrue(bob_delivery.opened_at)
         self.assertEqual(campaign.opened_count, 2)
+
+    def test_a_newsletter_link_works_only_for_its_own_newsletter(self):
+        self.server._sync(full=True)
+        first = self.newsletter()
+        second = self.newsletter(
+            name="Courses",
+            body_html='<p><a href="https://courses.example.com/english">English</a></p>',
+        )
+        self.send_now(first, second)
+        self.sent_minutes_ago(first, second)
+        ref = self.subscribers()["ada@example.com"].attribs["odoo_ref"]
+        (first_link,), first_pixel = self.tracked(first)
+        (second_link,), second_pixel = self.tracked(second)
+        base, t1, l1, sig1, _ref = first_link.rsplit("/", 4)
+        _base, t2, l2, sig2, _ref = second_link.rsplit("/", 4)
+        before = self.written()
+        forged = {
+            "its signature on another newsletter": f"{base}/{t2}/{l1}/{sig1}/{ref}",
+            "another newsletter's link": f"{base}/{t1}/{l2}/{sig1}/{ref}",
+            "an unknown link": f"{base}/{t1}/999999/{sig1}/{ref}",
+            "another newsletter's signature": f"{base}/{t1}/{l1}/{sig2}/{ref}",
+            "the unsigned form, another newsletter's link": f"{base}/{t1}/{l2}/{ref}",
+            "the unsigned form, an unknown link": f"{base}/{t1}/999999/{ref}",
+        }
+        for why, url in forged.items():
+            with self.subTest(why):
+                self.assertEqual(self.get(url).status_code, 404)
+        pixel = first_pixel.replace(f"/{t1}/", f"/{t2}/").replace(REF, ref)
+        self.assertEqual(self.get(pixel).headers["Content-Type"], "image/gif")
+        self.assertEqual(self.get(f"{base[:-2]}/no/{t2}/{ref}.gif").status_code, 200)
+        self.assertEqual(self.written(), before, "nothing recorded, nobody's delivery made")
+        # Links of newsletters sent before links were signed still take the reader
+        # where they lead, recording nothing.
+        answer = self.get(f"{base}/{t1}/{l1}/{ref}")
+        self.assertEqual(answer.status_code, 303)
+        self.assertEqual(answer.headers["Location"], "https://seminars.example.com/rhetoric")
+        self.assertEqual(self.written(), before)
+        # The real links are recorded, each on its own newsletter.
+        for link, pixel, campaign in (
+            (first_link, first_pixel, first),
+            (second_link, second_pixel, second),
+        ):
+            self.assertEqual(self.get(link.replace(REF, ref)).status_code, 303)
+            self.get(pixel.replace(REF, ref))
+            campaign.invalidate_recordset()
+            self.assertEqual((campaign.clicked_count, campaign.opened_count), (1, 1))
+
+    def test_an_old_newsletter_still_redirects_but_records_nothing(self):
+        self.server._sync(full=True)
+        campaign = self.newsletter()
+        self.send_now(campaign)
+        ref = self.subscribers()["ada@example.com"].attribs["odoo_ref"]
+        (link,), pixel = self.tracked(campaign)
+        self.env["ir.config_parameter"].sudo().set_param(RETENTION_PARAM, "30")
+        self.assertEqual(self.get(link.replace(REF, ref)).status_code, 303)
+        recorded = self.written()
+        campaign.sent_at = fields.Datetime.now() - timedelta(days=31)
+        answer = self.get(link.replace(REF, ref))
+        self.assertEqual(answer.status_code, 303, "the reader still gets there")
+        self.assertEqual(answer.headers["Location"], "https://seminars.example.com/rhetoric")
+        self.assertEqual(self.get(pixel.replace(REF, ref)).status_code, 200)
+        bob_ref = self.env["marketing.listmonk.server"]._ref(self.bob.id)
+        self.assertEqual(self.get(link.replace(REF, bob_ref)).status_code, 303)
+        self.assertEqual(self.written(), recorded, "past the retention period: not recorded")
+        self.assertEqual(campaign.opened_count, 0)
+
+    def test_a_newsletter_whose_list_was_deleted_in_listmonk_is_not_started(self):
+        """Listmonk drops unknown list IDs silently: the campaign would go to nobody
+        while Odoo counts every contact of the list as a recipient."""
+        self.server._sync(full=True)
+        deleted = self.hamburg.listmonk_id
+        self.lm.delete_list(deleted)
+        campaign = self.newsletter()
+        self.send_now(campaign)
+        self.assertEqual(campaign.state, "failed")
+        self.assertIn("Hamburg", campaign.last_error)
+        self.assertIn("no longer", campaign.last_error)
+        self.assertFalse(
+            [c for c in self.lm.iter_campaigns() if c.status != "draft"], "nothing started"
+        )
+        self.assertEqual(campaign.recipient_count, 0)
+        # The list is made again in Listmonk, and the next pass puts its contacts back.
+        self.assertNotEqual(self.hamburg.listmonk_id, deleted)
+        self.assertIn(self.hamburg.listmonk_id, [m.id for m in self.lm.iter_lists()])
+        self.server._cron_sync()
+        self.assertEqual(
+            self.lists_of(self.subscribers()["ada@example.com"]), {"Hamburg", "Everyone"}
+        )
+        self.send_now(campaign)
+        self.assertEqual(campaign.state, "sent")
+        remote = self.lm.get_campaign(campaign.listmonk_campaign_id)
+        self.assertEqual((remote.status, remote.list_ids), ("running", (self.hamburg.listmonk_id,)))
+        self.assertEqual(campaign.recipient_count, 1)
 
     def test_a_newsletter_waits_out_an_outage_and_is_created_once(self):
         self.server._sync(full=True)
@@ -411,8 +581,12 @@ class TestListmonkBridge(MarketingTriggerCase, HttpCase):
             self.env, "mt_lm_user", groups="marketing_trigger.group_marketing_trigger_user"
         )
         campaign = self.newsletter().with_user(user)
-        campaign.action_send()
+        self.assertEqual(campaign.state, "draft", "users draft")
+        with self.assertRaises(AccessError):
+            campaign.action_send()  # managers send
+        campaign.with_user(self.env.user).action_send()
         self.assertEqual(campaign.state, "queued")
+        self.assertFalse(self.fake.calls("POST"), "handed to the outbox, not sent inline")
         with self.assertRaises(AccessError):
             self.server.with_user(user).api_token  # noqa: B018
         with self.assertRaises(AccessError):

@@ -1,0 +1,178 @@
+"""Clicks and opens of Listmonk newsletters, checked before anything is recorded.
+
+A newsletter's tracked URLs (see ``marketing_listmonk_campaign.py``) carry two
+signatures, because a Listmonk template cannot compute one per recipient and newsletter:
+the subscriber's ``odoo_ref`` names the contact (the same in every newsletter), and the
+link signature, made when the body is pushed, binds the link (or the open pixel) to its
+newsletter. A click is recorded only when both are valid, the newsletter was handed to
+Listmonk, and the contact is synced to its Listmonk. So a ref cannot record clicks on
+links that are not in the newsletter, on newsletters whose links one never had, or on
+another company's. What remains takes a recipient's ref and a newsletter's links
+together: whoever holds a recipient's email can record that recipient's clicks on it
+(or, with the links of another newsletter, on that one). After the retention period
+(``marketing_trigger.engagement_retention_days``) the links still lead where they lead,
+and nothing is recorded any more.
+
+Newsletters pushed before links were signed carry ``/mt/n/<trigger>/<link>/<ref>``:
+those links still redirect (to a link of that newsletter only) and record nothing.
+"""
+
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+
+from ..engine.tracking import sign, verify
+from .marketing_listmonk_campaign import CLICK, OPEN
+from .marketing_trigger_tracking import DEFAULT_RETENTION_DAYS, HREF, RETENTION_PARAM
+
+
+class MarketingListmonkCampaign(models.Model):
+    _inherit = "marketing.listmonk.campaign"
+
+    def _signature(self, purpose, *ids):
+        """What binds a tracked URL to this newsletter (and link): see the module doc."""
+        secret = self.env["marketing.trigger.engagement"]._secret()
+        return sign(secret, purpose, self.trigger_id.id, *ids)
+
+    def _body_urls(self):
+        """The http(s) links of the body as composed (before tracking)."""
+        return {match.group(3) for match in HREF.finditer(str(self.body_html or ""))}
+
+    def _past_retention(self):
+        """Sent longer ago than engagement data is kept: its links stop recording."""
+        self.ensure_one()
+        days = int(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param(RETENTION_PARAM, DEFAULT_RETENTION_DAYS)
+        )
+        sent = self.sent_at or self.trigger_id.create_date
+        return bool(sent) and sent < fields.Datetime.now() - timedelta(days=max(days, 1))
+
+
+class MarketingTriggerDelivery(models.Model):
+    _inherit = "marketing.trigger.delivery"
+
+    @api.model
+    def _newsletter_target(self, trigger_id, ref):
+        """(newsletter, partner) for a tracked newsletter URL whose link signature was
+        checked: the ref's signature is valid, the newsletter was handed to Listmonk and
+        the partner is synced to its Listmonk. Empty recordsets otherwise."""
+        nothing = (self.env["marketing.listmonk.campaign"], self.env["res.partner"])
+        partner_id, _sep, token = (ref or "").partition(".")
+        if not (partner_id.isascii() and partner_id.isdigit() and len(partner_id) < 10):
+            return nothing
+        secret = self.env["marketing.trigger.engagement"]._secret()
+        if not verify(secret, token, "listmonk", int(partner_id)):
+            return nothing
+        trigger = self.env["marketing.trigger"].sudo().browse(trigger_id).exists()
+        campaign = trigger.newsletter_id[:1] if trigger.kind == "newsletter" else None
+        if not campaign or campaign.state not in ("scheduled", "sent"):
+            return nothing  # not handed to Listmonk: nobody can have its links
+        synced = (
+            self.env["marketing.listmonk.subscriber"]
+            .sudo()
+            .search_count(
+                [("server_id", "=", campaign.server_id.id), ("partner_id", "=", int(partner_id))],
+                limit=1,
+            )
+        )
+        if not synced:
+            return nothing
+        return campaign, self.env["res.partner"].sudo().browse(int(partner_id))
+
+    @api.model
+    def _newsletter_delivery(self, campaign, partner):
+        """The delivery of ``campaign`` to ``partner``; created if the partner was not
+        on our recipient list (added to it in Listmonk directly)."""
+        trigger = campaign.trigger_id
+        key = campaign._occurrence_key()
+        Delivery = self.sudo()
+        delivery = Delivery.search(
+            [
+                ("trigger_id", "=", trigger.id),
+                ("partner_id", "=", partner.id),
+                ("occurrence_key", "=", key),
+            ],
+            limit=1,
+        )
+        if not delivery:
+            sent = trigger.create_date  # queued then: a click is never "too fast" for it
+            decision = (
+                self.env["marketing.trigger.decision"]
+                .sudo()
+                .create(
+                    {
+                        "trigger_id": trigger.id,
+                        "partner_id": partner.id,
+                        "occurrence_key": key,
+                        "outcome": "send",
+                        "reason_code": "send",
+                        "channel": "newsletter",
+                        "explanation": _("Received the newsletter through Listmonk directly."),
+                    }
+                )
+            )
+            delivery = Delivery.create(
+                {
+                    "decision_id": decision.id,
+                    "trigger_id": trigger.id,
+                    "partner_id": partner.id,
+                    "occurrence_key": key,
+                    "channel": "newsletter",
+                    "state": "sent",
+                    "scheduled_at": sent,
+                    "sent_at": sent,
+                }
+            )
+        return delivery
+
+
+class MarketingTriggerEngagement(models.Model):
+    _inherit = "marketing.trigger.engagement"
+
+    @api.model
+    def _record_newsletter(
+        self, kind, trigger_id, signature, ref, link_id=None, user_agent=None, method="GET"
+    ):
+        """A click or open on a Listmonk newsletter: checked by its signature and ref
+        (see the module doc), then recorded on the recipient's delivery like any tracked
+        email (same machine filter, same triggers). Returns the link's URL for a click,
+        True for an open, None if invalid; nothing is written for an invalid one, nor
+        after the retention period (a valid click still gets its URL)."""
+        secret = self._secret()
+        ids = (link_id,) if kind == "click" else ()
+        if not verify(secret, signature, CLICK if kind == "click" else OPEN, trigger_id, *ids):
+            return None
+        url = True
+        if kind == "click":
+            url = self.env["marketing.trigger.link"].sudo().browse(link_id).exists().url
+            if not url:
+                return None
+        Delivery = self.env["marketing.trigger.delivery"]
+        campaign, partner = Delivery._newsletter_target(trigger_id, ref)
+        if not campaign:
+            return None
+        if campaign._past_retention():
+            return url
+        delivery = Delivery._newsletter_delivery(campaign, partner)
+        return self._record(
+            kind,
+            delivery.id,
+            delivery._token(kind, *ids),
+            link_id=link_id,
+            user_agent=user_agent,
+            method=method,
+        )
+
+    @api.model
+    def _redirect_unsigned_newsletter(self, kind, trigger_id, ref, link_id=None, **_client):
+        """A link of a newsletter pushed before links were signed: the URL of a link of
+        that newsletter for a valid ref, recording nothing; None otherwise."""
+        campaign, _partner = self.env["marketing.trigger.delivery"]._newsletter_target(
+            trigger_id, ref
+        )
+        link = self.env["marketing.trigger.link"].sudo().browse(link_id or 0).exists()
+        if kind != "click" or not (campaign and link) or link.url not in campaign._body_urls():
+            return None
+        return link.url
