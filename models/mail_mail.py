@@ -11,6 +11,17 @@ class MailMail(models.Model):
 
     _inherit = "mail.mail"
 
+    def mark_outgoing(self):
+        # Odoo's "Retry" on a failed email: its delivery is queued again.
+        result = super().mark_outgoing()
+        self.env["marketing.trigger.delivery"]._on_mails_requeued(self)
+        return result
+
+    def cancel(self):
+        result = super().cancel()
+        self.env["marketing.trigger.delivery"]._on_mails_cancelled(self)
+        return result
+
     def _postprocess_sent_message(self, success_pids, failure_reason=False, failure_type=None):
         # Before super(): it deletes the auto-deleted mails, and their state with them.
         try:

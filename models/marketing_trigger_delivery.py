@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL
+from odoo.tools import SQL, split_every
 
 from ..engine import Candidate, Channel, MessageClass
 from ..engine.rules import channel_refusal
@@ -117,6 +117,13 @@ class MarketingTriggerDelivery(models.Model):
                 for decision in decisions
             ]
         )
+        deliveries._add_touches()
+        cron = self.env.ref("marketing_trigger.ir_cron_dispatch")
+        cron._trigger(at=sorted(set(deliveries.mapped("scheduled_at")))[:50])
+        return deliveries
+
+    def _add_touches(self):
+        """Count the deliveries in their partners' ledgers, at the moment they go out."""
         self.env["marketing.trigger.touch"].sudo().create(
             [
                 {
@@ -130,12 +137,9 @@ class MarketingTriggerDelivery(models.Model):
                     "is_counted": delivery.trigger_id.message_class != "service",
                     "note": delivery.trigger_id.name,
                 }
-                for delivery in deliveries
+                for delivery in self
             ]
         )
-        cron = self.env.ref("marketing_trigger.ir_cron_dispatch")
-        cron._trigger(at=sorted(set(deliveries.mapped("scheduled_at")))[:50])
-        return deliveries
 
     # ------------------------------------------------------------ dispatch
 
@@ -226,6 +230,13 @@ class MarketingTriggerDelivery(models.Model):
             (self - repeated)._send_emails(template)
             repeated._send_emails(template)
             return
+        size = int(self.env["ir.config_parameter"].sudo().get_param("mail.batch_size") or 50)
+        if len(self) > size:
+            # Odoo renders and creates the emails in chunks of mail.batch_size anyway; one
+            # savepoint each means a contact that does not render wastes one chunk's work.
+            for chunk in split_every(size, self.ids, self.browse):
+                chunk._send_emails(template)
+            return
         try:
             with self.env.cr.savepoint():
                 mails = (
@@ -246,8 +257,8 @@ class MarketingTriggerDelivery(models.Model):
                 _logger.info("Delivery %s could not be rendered: %s", self.id, exc)
                 self._cancel(self._render_failure(template, exc), state="failed")
                 return
-            # Halve the batch rather than go one by one: one contact that does not render
-            # costs about two renderings of the batch, not one query round per contact.
+            # Halve the chunk rather than go one by one: one contact that does not render
+            # costs about two renderings of its chunk, not one round per contact.
             half = len(self) // 2
             self[:half]._send_emails(template)
             self[half:]._send_emails(template)

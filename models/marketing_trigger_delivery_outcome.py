@@ -69,6 +69,19 @@ class MarketingTriggerDelivery(models.Model):
             failed._fail_by_reason(reasons)
 
     @api.model
+    def _on_mails_requeued(self, mails):
+        """A failed email retried in Odoo is queued again, and touches its contact again."""
+        deliveries = self.sudo().search([("mail_id", "in", mails.ids), ("state", "=", "failed")])
+        if deliveries:
+            deliveries.write({"state": "queued", "failure_reason": False})
+            deliveries._add_touches()
+
+    @api.model
+    def _on_mails_cancelled(self, mails):
+        deliveries = self.sudo().search([("mail_id", "in", mails.ids), ("state", "=", "queued")])
+        deliveries._cancel(_("Not sent: the email was cancelled in Odoo."))
+
+    @api.model
     def _on_sms_state(self, sms_records, state, failure_type=False):
         """Follow Odoo's SMS states: *pending* (accepted by the provider) and *sent*
         (delivered) mean sent, *error* failed, *canceled* cancelled."""

@@ -109,6 +109,19 @@ class TestDeliveryOutcome(MarketingTriggerCase):
         self.trigger.invalidate_recordset()
         self.assertRecordValues(self.trigger, [{"sent_count": 0, "failed_count": 1}])
         self.assertEqual(self.trigger.delivered_count, 0, "the form agrees with the list")
+        # Odoo's "Retry" on the failed email queues the delivery again, and it goes out.
+        delivery.mail_id.action_retry()
+        self.assertEqual(delivery.state, "queued")
+        self.assertEqual(partner.marketing_touch_ids.delivery_id, delivery)
+        self.env["mail.mail"].process_email_queue()
+        self.assertEqual(delivery.state, "sent")
+
+    def test_an_email_cancelled_in_odoo_cancels_its_delivery(self):
+        partner = self.make_partner()
+        self.queue()
+        self.delivery(partner).mail_id.cancel()
+        self.assertEqual(self.delivery(partner).state, "cancelled")
+        self.assertFalse(partner.marketing_touch_ids)
 
     def test_an_email_to_nobody_is_failed(self):
         partner = self.make_partner()
