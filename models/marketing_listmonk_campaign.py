@@ -30,7 +30,12 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 
 from ..listmonk import CampaignDraft, ListmonkValidationError
-from .marketing_trigger_tracking import ADDRESS_PLACEHOLDER, HREF, PREFERENCES_PLACEHOLDER
+from .marketing_trigger_tracking import (
+    ADDRESS_PLACEHOLDER,
+    HREF,
+    PREFERENCES_PLACEHOLDER,
+    href_url,
+)
 
 REF = "{{ .Subscriber.Attribs.odoo_ref }}"
 CLICK = "newsletter-click"  # what a tracked URL's signature is for
@@ -176,12 +181,13 @@ class MarketingListmonkCampaign(models.Model):
                 f'href="{placeholder}"', 'href="{{ ManageURL }}"'
             )
         own = f"{base_url}/mt/"
-        urls = [m.group(3) for m in HREF.finditer(body) if not m.group(3).startswith(own)]
+        urls = [href_url(m.group(3)) for m in HREF.finditer(body)]
+        urls = [url for url in urls if not url.startswith(own)]
         links = self.env["marketing.trigger.link"].sudo()._get_or_create(urls)
         trigger_id = self.trigger_id.id
 
         def rewrite(match):
-            link_id = links.get(match.group(3))
+            link_id = links.get(href_url(match.group(3)))
             if not link_id:
                 return match.group(0)
             quote = match.group(2)

@@ -23,7 +23,7 @@ from odoo import _, api, fields, models
 
 from ..engine.tracking import sign, verify
 from .marketing_listmonk_campaign import CLICK, OPEN
-from .marketing_trigger_tracking import DEFAULT_RETENTION_DAYS, HREF, RETENTION_PARAM
+from .marketing_trigger_tracking import DEFAULT_RETENTION_DAYS, HREF, RETENTION_PARAM, href_url
 
 
 class MarketingListmonkCampaign(models.Model):
@@ -36,7 +36,7 @@ class MarketingListmonkCampaign(models.Model):
 
     def _body_urls(self):
         """The http(s) links of the body as composed (before tracking)."""
-        return {match.group(3) for match in HREF.finditer(str(self.body_html or ""))}
+        return {href_url(match.group(3)) for match in HREF.finditer(str(self.body_html or ""))}
 
     def _past_retention(self):
         """Sent longer ago than engagement data is kept: its links stop recording."""

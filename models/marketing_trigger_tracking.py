@@ -6,9 +6,11 @@ the class of the user agent; machine traffic is kept but flagged and does not co
 as engagement."""
 
 import hashlib
+import html
 import re
 import secrets
 from datetime import timedelta
+from html.entities import html5
 from urllib.parse import urlsplit
 
 from odoo import _, api, fields, models, tools
@@ -23,8 +25,10 @@ DEFAULT_RETENTION_DAYS = 180
 # In a template: <a href="/mt/preferences"> (made absolute by Odoo) becomes the
 # recipient's own signed preference page.
 PREFERENCES_PLACEHOLDER = "/mt/preferences"
-# <a ... href="http(s)://..."> in an email body (quoted with " or ').
+# <a ... href="http(s)://..."> in an email body (quoted with " or '); the URL is the
+# attribute's text, character references not yet decoded (see href_url).
 HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"'\s>]+)\2""", re.IGNORECASE)
+CHARREF = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[A-Za-z][A-Za-z0-9]*;?)")
 UA_CLASSES = [
     ("human", "Person"),
     ("head", "HEAD request (link checker)"),
@@ -38,7 +42,31 @@ UA_CLASSES = [
 
 def _valid_url(url):
     parts = urlsplit(url or "")
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.netloc)
+        and not any(ord(ch) < 32 or ord(ch) == 127 for ch in url)
+    )
+
+
+def _decode_charref(match):
+    name = match.group(1)
+    following = match.string[match.end() : match.end() + 1]
+    # As browsers read attributes: a named reference without ";" followed by "=" is
+    # text ("?a=1&copy=2" keeps its parameter "copy").
+    if name.startswith("#") or (name in html5 and (name.endswith(";") or following != "=")):
+        return html.unescape(match.group(0))
+    return match.group(0)
+
+
+def href_url(value):
+    """The URL an href attribute stands for, as a browser follows it: character
+    references decoded (``?x=1&amp;y=2`` is ``?x=1&y=2``), tabs and newlines dropped.
+
+    >>> href_url("https://shop.example/offer?x=1&amp;y=2&#38;z=3&copy=4")
+    'https://shop.example/offer?x=1&y=2&z=3&copy=4'
+    """
+    return re.sub(r"[\t\n\r]", "", CHARREF.sub(_decode_charref, value)).strip()
 
 
 class MarketingTriggerLink(models.Model):
@@ -269,7 +297,7 @@ class MarketingTriggerDelivery(models.Model):
                 f'href="{placeholder}"', f'href="{personal}"'
             )
         body = self._personal_landing_links(body, base_url)
-        urls = [match.group(3) for match in HREF.finditer(body)]
+        urls = [href_url(match.group(3)) for match in HREF.finditer(body)]
         own = f"{base_url}/mt/"
         links = (
             self.env["marketing.trigger.link"]
@@ -278,8 +306,7 @@ class MarketingTriggerDelivery(models.Model):
         )
 
         def rewrite(match):
-            url = match.group(3)
-            link_id = links.get(url)
+            link_id = links.get(href_url(match.group(3)))
             if not link_id:
                 return match.group(0)
             token = self._token("click", link_id)

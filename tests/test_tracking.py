@@ -5,6 +5,7 @@ from odoo import fields
 from odoo.exceptions import ValidationError
 from odoo.tests import HttpCase, tagged
 
+from ..models.marketing_trigger_tracking import href_url
 from .common import MarketingTriggerCase
 
 HUMAN = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/124.0 Safari/537.36"
@@ -57,6 +58,16 @@ class TestTracking(MarketingTriggerCase, HttpCase):
             method,
             self.base_url() + url if url.startswith("/") else url,
             headers={"User-Agent": agent},
+            allow_redirects=False,
+            timeout=20,
+        )
+
+    def post_address(self, delivery, **changes):
+        """Correct the delivery address on its page (to a valid address by default)."""
+        data = {"correct": "1", "street": "Neuer Weg 5", "zip": "24103", "city": "Kiel"}
+        return self.opener.post(
+            delivery._address_url(),
+            data={**data, "country_code": "DE", **changes},
             allow_redirects=False,
             timeout=20,
         )
@@ -258,34 +269,12 @@ class TestTracking(MarketingTriggerCase, HttpCase):
         page = self.get(url)
         self.assertEqual(page.status_code, 200)
         self.assertIn("Alte Str. 1", page.text)
-        bad = self.opener.post(
-            url,
-            data={
-                "correct": "1",
-                "street": "",
-                "zip": "<script>",
-                "city": "Kiel",
-                "country_code": "XX",
-            },
-            allow_redirects=False,
-            timeout=20,
-        )
+        bad = self.post_address(delivery, street="", zip="<script>", country_code="XX")
         self.assertEqual(bad.status_code, 400)
         self.assertIn("Please fill this in", bad.text)
         self.assertIn("does not look like a postal code", bad.text)
         self.assertFalse(delivery.address_answered_at, "nothing stored for invalid input")
-        good = self.opener.post(
-            url,
-            data={
-                "correct": "1",
-                "street": "Neuer Weg 5",
-                "zip": "24103",
-                "city": "Kiel",
-                "country_code": "DE",
-            },
-            allow_redirects=False,
-            timeout=20,
-        )
+        good = self.post_address(delivery)
         self.assertEqual(good.status_code, 200)
         shipping = partner.child_ids.filtered(lambda c: c.type == "delivery")
         self.assertRecordValues(
@@ -405,3 +394,27 @@ class TestTracking(MarketingTriggerCase, HttpCase):
                         self.assertEqual(post.status_code, 404)
         self.assertTrue(delivery.partner_id.marketing_consent_email, "nothing was changed")
         self.assertFalse(delivery.engagement_ids | other.engagement_ids)
+
+    def test_links_with_character_references_redirect_where_the_reader_was_sent(self):
+        self.template.body_html = (
+            '<p><a href="https://shop.example/offer?x=1&amp;y=2&#38;z=3">Offer</a></p>'
+        )
+        _partner, delivery, outgoing = self.sent_email()
+        (offer,) = self.links(outgoing["body"])
+        response = self.get(offer)
+        self.assertEqual(response.headers["Location"], "https://shop.example/offer?x=1&y=2&z=3")
+        self.assertEqual(delivery.engagement_ids.link_id.url, response.headers["Location"])
+
+    def test_href_url_decodes_as_browsers_do_in_attributes(self):
+        cases = {
+            "https://a.example/?x=1&amp;y=2": "https://a.example/?x=1&y=2",
+            "https://a.example/?x=1&#38;y=2&#x26;z=3": "https://a.example/?x=1&y=2&z=3",
+            "https://a.example/?a=1&copy=2": "https://a.example/?a=1&copy=2",
+            "https://a.example/?a=1&copy;": "https://a.example/?a=1\u00a9",
+            "https://a.example/?a=1&ampy=2": "https://a.example/?a=1&ampy=2",
+            "https://a.example/?a=1&nosuch;": "https://a.example/?a=1&nosuch;",
+            "https://a.example/p&#10;ath": "https://a.example/path",
+        }
+        for written, url in cases.items():
+            with self.subTest(written):
+                self.assertEqual(href_url(written), url)
