@@ -13,6 +13,7 @@ from datetime import timedelta
 from html.entities import html5
 from urllib.parse import urlsplit
 
+from markupsafe import Markup
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
@@ -521,11 +522,14 @@ class MarketingTriggerDeliveryAddress(models.Model):
                     "res_id": self.partner_id.id,
                     "activity_type_id": self.env.ref("mail.mail_activity_data_todo").id,
                     "summary": _("Delivery address corrected by the customer"),
-                    "note": _(
-                        "Before: %(before)s\nNow: %(after)s\n%(evidence)s",
-                        before=before,
-                        after=address._display_address(without_company=True),
-                        evidence=evidence,
+                    # What the customer typed is text, never markup: no links, no images.
+                    "note": Markup("<br/>").join(
+                        _(
+                            "Before: %(before)s\nNow: %(after)s\n%(evidence)s",
+                            before=before,
+                            after=address._display_address(without_company=True),
+                            evidence=evidence,
+                        ).split("\n")
                     ),
                     "user_id": user.id,
                     "date_deadline": fields.Date.context_today(self),

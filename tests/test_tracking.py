@@ -395,6 +395,26 @@ class TestTracking(MarketingTriggerCase, HttpCase):
         self.assertTrue(delivery.partner_id.marketing_consent_email, "nothing was changed")
         self.assertFalse(delivery.engagement_ids | other.engagement_ids)
 
+    def test_what_the_customer_types_reaches_the_salesperson_as_text(self):
+        partner, delivery, _outgoing = self.sent_email()
+        typed = (
+            'Weg 5 <a href="https://evil.example/">call</a><img src="https://evil.example/x.gif">'
+        )
+        response = self.post_address(delivery, street=typed)
+        self.assertEqual(response.status_code, 200)
+        shipping = partner.child_ids.filtered(lambda c: c.type == "delivery")
+        self.assertEqual(shipping.street, typed, "the contact keeps the text as typed")
+        activity = self.env["mail.activity"].search(
+            [
+                ("res_model", "=", "res.partner"),
+                ("res_id", "=", partner.id),
+                ("summary", "=", "Delivery address corrected by the customer"),
+            ]
+        )
+        self.assertNotIn("<a ", activity.note)
+        self.assertNotIn("<img", activity.note)
+        self.assertIn("Weg 5 &lt;a href=", activity.note, "shown as the text it was")
+
     def test_links_with_character_references_redirect_where_the_reader_was_sent(self):
         self.template.body_html = (
             '<p><a href="https://shop.example/offer?x=1&amp;y=2&#38;z=3">Offer</a></p>'
