@@ -1,16 +1,21 @@
 """Routes the customer's mail client and browser call: click, open pixel, one-click
-unsubscribe. Each checks a signed token (in the model method) before anything else;
-unknown, malformed or forged tokens get a friendly 404, never a 500, and a click only
-ever redirects to the URL stored for its link (no open redirect)."""
+unsubscribe, preferences, address confirmation, landing pages. Each checks a signed
+token (in the model method) before anything else; unknown, malformed or forged ids and
+tokens get a friendly 404, never a 500, and a click only ever redirects to the URL
+stored for its link (no open redirect). What all public routes share (OPTIONS, id
+parsing, security headers) is in ``_public.py``."""
 
 import base64
 
 from odoo import http
 from odoo.http import request
 
+from ._public import client_text, public_route
+
 # A transparent 1x1 GIF.
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 TOKEN = "<string:token>"
+DELIVERY = "<string:delivery_id>"  # parsed by public_route(ids=...)
 
 
 def pixel_response():
@@ -30,6 +35,11 @@ def _client_of_request():
         "user_agent": request.httprequest.user_agent.string,
         "method": request.httprequest.method,
     }
+
+
+def _evidence(what, delivery):
+    """How a customer page change is proven: the page, the delivery, the user agent."""
+    return f"{what}, delivery {delivery.id}, {client_text(request.httprequest.user_agent.string)}"
 
 
 def track_click(record, *ids, link_id):
@@ -62,37 +72,35 @@ def _not_found():
     )
 
 
+def _pixel_not_found():
+    return request.make_response(b"", status=404)
+
+
 class MarketingTriggerTracking(http.Controller):
-    @http.route(
-        f"/mt/c/<int:delivery_id>/<int:link_id>/{TOKEN}",
-        type="http",
-        auth="public",
+    @public_route(
+        f"/mt/c/{DELIVERY}/<string:link_id>/{TOKEN}",
         methods=["GET", "HEAD"],
-        csrf=False,
-        save_session=False,
+        ids=("delivery_id", "link_id"),
+        not_found=_not_found,
     )
     def click(self, delivery_id, link_id, token, **_kwargs):
         record = request.env["marketing.trigger.engagement"]._record
         return track_click(record, delivery_id, token, link_id=link_id)
 
-    @http.route(
-        f"/mt/o/<int:delivery_id>/{TOKEN}.gif",
-        type="http",
-        auth="public",
+    @public_route(
+        f"/mt/o/{DELIVERY}/{TOKEN}.gif",
         methods=["GET", "HEAD"],
-        csrf=False,
-        save_session=False,
+        ids=("delivery_id",),
+        not_found=_pixel_not_found,
     )
     def open_pixel(self, delivery_id, token, **_kwargs):
         return track_open(request.env["marketing.trigger.engagement"]._record, delivery_id, token)
 
-    @http.route(
-        f"/mt/u/<int:delivery_id>/{TOKEN}",
-        type="http",
-        auth="public",
+    @public_route(
+        f"/mt/u/{DELIVERY}/{TOKEN}",
         methods=["GET", "POST"],
-        csrf=False,
-        save_session=False,
+        ids=("delivery_id",),
+        not_found=_not_found,
     )
     def unsubscribe(self, delivery_id, token, **_kwargs):
         Delivery = request.env["marketing.trigger.delivery"]
@@ -102,8 +110,7 @@ class MarketingTriggerTracking(http.Controller):
         if request.httprequest.method == "POST":
             # RFC 8058: the mail client POSTs "List-Unsubscribe=One-Click"; the page's
             # own button posts the same. No login, no CSRF token: the URL is signed.
-            agent = request.httprequest.user_agent.string or ""
-            delivery._unsubscribe(f"One-click unsubscribe, delivery {delivery.id}, {agent[:200]}")
+            delivery._unsubscribe(_evidence("One-click unsubscribe", delivery))
             return request.render(
                 "marketing_trigger.tracking_page",
                 {
@@ -122,13 +129,11 @@ class MarketingTriggerTracking(http.Controller):
             },
         )
 
-    @http.route(
-        f"/mt/p/<int:delivery_id>/{TOKEN}",
-        type="http",
-        auth="public",
+    @public_route(
+        f"/mt/p/{DELIVERY}/{TOKEN}",
         methods=["GET", "POST"],
-        csrf=False,
-        save_session=False,
+        ids=("delivery_id",),
+        not_found=_not_found,
     )
     def preferences(self, delivery_id, token, **form):
         """The customer's preference page: channels and topics. The signed URL is the
@@ -139,23 +144,18 @@ class MarketingTriggerTracking(http.Controller):
             return _not_found()
         saved = False
         if request.httprequest.method == "POST":
-            agent = request.httprequest.user_agent.string or ""
-            delivery._save_preferences(
-                form, f"Preference page, delivery {delivery.id}, {agent[:200]}"
-            )
+            delivery._save_preferences(form, _evidence("Preference page", delivery))
             saved = True
         return request.render(
             "marketing_trigger.preferences_page",
             dict(delivery._preferences_values(), saved=saved, action=request.httprequest.path),
         )
 
-    @http.route(
-        f"/mt/a/<int:delivery_id>/{TOKEN}",
-        type="http",
-        auth="public",
+    @public_route(
+        f"/mt/a/{DELIVERY}/{TOKEN}",
         methods=["GET", "POST"],
-        csrf=False,
-        save_session=False,
+        ids=("delivery_id",),
+        not_found=_not_found,
     )
     def address(self, delivery_id, token, **form):
         """Confirm or correct the delivery address, once, before the link expires."""
@@ -175,10 +175,7 @@ class MarketingTriggerTracking(http.Controller):
             )
         errors = {}
         if request.httprequest.method == "POST":
-            agent = request.httprequest.user_agent.string or ""
-            errors = delivery._answer_address(
-                form, f"Address page, delivery {delivery.id}, {agent[:200]}"
-            )
+            errors = delivery._answer_address(form, _evidence("Address page", delivery))
             if not errors:
                 return request.render(
                     "marketing_trigger.tracking_page",
@@ -206,13 +203,11 @@ class MarketingTriggerTracking(http.Controller):
             status=400 if errors else 200,
         )
 
-    @http.route(
-        f"/mt/l/<string:slug>/<int:delivery_id>/{TOKEN}",
-        type="http",
-        auth="public",
+    @public_route(
+        f"/mt/l/<string:slug>/{DELIVERY}/{TOKEN}",
         methods=["GET"],
-        csrf=False,
-        save_session=False,
+        ids=("delivery_id",),
+        not_found=_not_found,
     )
     def landing(self, slug, delivery_id, token, **_kwargs):
         """A landing page with content chosen for the recipient; the visit counts as a

@@ -10,13 +10,18 @@ share the queue, and evaluates them per kind and trigger.
 import hmac
 import json
 import logging
+import math
+import secrets
 import threading
 import time
 from datetime import timedelta
 
+import psycopg2
 from odoo import api, fields, models, sql_db, tools
 from odoo.addons.base.models.ir_cron import ODOO_NOTIFY_FUNCTION
 from odoo.tools import SQL, email_normalize
+
+from .marketing_trigger_tracking import record_id
 
 _logger = logging.getLogger(__name__)
 
@@ -62,6 +67,53 @@ def _notify_cron_workers(dbname):
 
 
 KEEP_INBOUND_DAYS = 30
+# Compared against when the trigger is unknown, so that it costs what a wrong secret costs.
+UNKNOWN_TRIGGER_SECRET = secrets.token_urlsafe(32)
+MAX_JSON_DEPTH = 32
+
+
+def _refuse_number(text):
+    raise ValueError(f"{text} is not a number JSON can carry")
+
+
+def _finite(text):
+    value = float(text)
+    if not math.isfinite(value):
+        _refuse_number(text)
+    return value
+
+
+def _load_json(body):
+    """(document, None) for an inbound body, or (None, the reason it is refused): not
+    JSON; NaN, Infinity or a number too large for a float (1e400); nested deeper than
+    MAX_JSON_DEPTH; text PostgreSQL cannot store (NUL, unpaired surrogates)."""
+    try:
+        data = json.loads(body or b"{}", parse_constant=_refuse_number, parse_float=_finite)
+    except RecursionError:
+        return None, f"The body is nested deeper than {MAX_JSON_DEPTH} levels."
+    except ValueError as error:  # UnicodeDecodeError included
+        return None, f"The body is not valid JSON: {str(error)[:200]}"
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return None, f"The body is nested deeper than {MAX_JSON_DEPTH} levels."
+        if isinstance(value, dict):
+            stack.extend((item, depth) for item in value)  # the keys
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str) and ("\x00" in value or not _encodable(value)):
+            return None, "The body contains a NUL character or an unpaired surrogate."
+    return data, None
+
+
+def _encodable(text):
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class MarketingTriggerEvent(models.Model):
@@ -100,6 +152,16 @@ class MarketingTriggerEvent(models.Model):
         index=True,
         readonly=True,
     )
+
+    # Concurrent calls with one event id: the queue holds one event, the others
+    # answer "duplicate". NULLs are distinct: events without a caller's id never clash.
+    _sql_constraints = [
+        (
+            "inbound_event_uniq",
+            "UNIQUE(trigger_id, external_ref)",
+            "This event was already received for this trigger.",
+        )
+    ]
 
     # ---------------------------------------------------------------- queue
 
@@ -205,21 +267,33 @@ class MarketingTriggerEvent(models.Model):
 
         Body: {"partner": {"id": 7} | {"email": "..."} | {"ref": "..."},
         "event_id": "caller's id (optional, makes retries safe)", "payload": {...}}.
-        An unknown trigger and a wrong secret get the same answer, so callers cannot
-        probe for trigger ids.
+        An unknown trigger and a wrong secret get the same answer after the same work
+        (one query, one constant-time comparison), so callers cannot probe for trigger
+        ids, not even by timing.
         """
-        trigger = self.env["marketing.trigger"].sudo().browse(trigger_id).exists()
-        expected = (trigger.webhook_secret or "") if trigger.kind == "inbound" else ""
-        # Constant-time comparison; an empty secret never matches.
-        if not (secret and expected and hmac.compare_digest(secret.encode(), expected.encode())):
+        self.env["marketing.trigger"].flush_model(["kind", "state", "webhook_secret"])
+        self.env.cr.execute(
+            SQL(
+                """SELECT kind = 'inbound', state, webhook_secret
+                FROM marketing_trigger WHERE id = %s""",
+                trigger_id,
+            )
+        )
+        is_inbound, state, expected = self.env.cr.fetchone() or (False, None, None)
+        known = bool(is_inbound and expected)
+        # An empty secret never matches; an unknown trigger is compared all the same.
+        matches = hmac.compare_digest(
+            secret.encode(), (expected if known else UNKNOWN_TRIGGER_SECRET).encode()
+        )
+        if not (secret and known and matches):
             return 403, {"error": "Unknown trigger or wrong secret."}
         # Authenticated: from here on we act for the trigger.
-        if trigger.state != "active":
+        if state != "active":
             return 409, {"error": "The trigger is not active."}
-        try:
-            data = json.loads(body or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            return 400, {"error": "The body is not valid JSON."}
+        trigger = self.env["marketing.trigger"].sudo().browse(trigger_id)
+        data, error = _load_json(body)
+        if error:
+            return 400, {"error": error}
         if not isinstance(data, dict):
             return 400, {"error": "The body must be a JSON object."}
         reference, payload = data.get("partner"), data.get("payload", {})
@@ -229,7 +303,9 @@ class MarketingTriggerEvent(models.Model):
         if not isinstance(payload, dict):
             return 400, {"error": '"payload" must be a JSON object.'}
         if event_ref is not None and (
-            not isinstance(event_ref, str | int) or len(str(event_ref)) > 128
+            not isinstance(event_ref, str | int)
+            or isinstance(event_ref, bool)
+            or len(str(event_ref)) > 128
         ):
             return 400, {"error": '"event_id" must be a string of at most 128 characters.'}
         partner = self._inbound_partner(trigger, reference)
@@ -237,24 +313,34 @@ class MarketingTriggerEvent(models.Model):
             return 404, {"error": "No contact matches this reference."}
         event_ref = str(event_ref) if event_ref is not None else False
         if event_ref:
-            known = self.sudo().search(
-                [("trigger_id", "=", trigger.id), ("external_ref", "=", event_ref)], limit=1
-            )
+            known = self._inbound_duplicate(trigger, event_ref)
             if known:
                 return 200, {"status": "duplicate", "event": known.id}
-        event = self.sudo().create(
-            {
-                "kind": "inbound",
-                "res_model": "res.partner",
-                "res_id": partner.id,
-                "partner_id": partner.id,
-                "trigger_id": trigger.id,
-                "external_ref": event_ref,
-                "payload": payload,
-            }
-        )
+        values = {
+            "kind": "inbound",
+            "res_model": "res.partner",
+            "res_id": partner.id,
+            "partner_id": partner.id,
+            "trigger_id": trigger.id,
+            "external_ref": event_ref,
+            "payload": payload,
+        }
+        try:
+            with self.env.cr.savepoint():
+                event = self.sudo().create(values)
+        except psycopg2.errors.UniqueViolation:
+            # A concurrent call with the same event id committed first (the unique
+            # constraint, not this method, makes the queue hold one event).
+            known = self._inbound_duplicate(trigger, event_ref)
+            return 200, {"status": "duplicate", "event": known.id or None}
         self._wake()
         return 202, {"status": "accepted", "event": event.id}
+
+    @api.model
+    def _inbound_duplicate(self, trigger, event_ref):
+        return self.sudo().search(
+            [("trigger_id", "=", trigger.id), ("external_ref", "=", event_ref)], limit=1
+        )
 
     @api.model
     def _inbound_partner(self, trigger, reference):
@@ -262,18 +348,18 @@ class MarketingTriggerEvent(models.Model):
         Partner = self.env["res.partner"].sudo()
         company = [("company_id", "in", (False, trigger.company_id.id))]
         if reference.get("id") is not None:
-            try:
-                partner_id = int(reference["id"])
-            except (TypeError, ValueError):
+            partner_id = record_id(reference["id"])
+            if not partner_id:
                 return Partner
             return Partner.search([("id", "=", partner_id)] + company, limit=1)
-        if reference.get("email"):
-            email = email_normalize(str(reference["email"]))
+        email, ref = reference.get("email"), reference.get("ref")
+        if email and isinstance(email, str):
+            email = email_normalize(email)
             if not email:
                 return Partner
             return Partner.search([("email_normalized", "=", email)] + company, order="id", limit=1)
-        if reference.get("ref"):
-            return Partner.search([("ref", "=", str(reference["ref"]))] + company, limit=1)
+        if ref and isinstance(ref, str | int) and not isinstance(ref, bool):
+            return Partner.search([("ref", "=", str(ref))] + company, limit=1)
         return Partner
 
     # ------------------------------------------------------------- process

@@ -39,7 +39,7 @@ class MarketingTriggerLanding(models.Model):
     @api.constrains("slug", "next_url")
     def _check_slug_and_url(self):
         for landing in self:
-            if not SLUG.match(landing.slug or ""):
+            if not SLUG.fullmatch(landing.slug or ""):
                 raise ValidationError(
                     _(
                         "The address '%(slug)s' may only use lowercase letters, digits and "
@@ -118,6 +118,8 @@ class MarketingTriggerDelivery(models.Model):
     def _landing_visit(self, slug, delivery_id, token, user_agent=None, method="GET"):
         """(landing, delivery) when the token is valid, after recording the visit as a
         click on the landing page (it fires the engagement triggers); else (None, None)."""
+        if not SLUG.fullmatch(slug or ""):
+            return None, None  # not an address a landing page can have (%00, "../")
         landing = (
             self.env["marketing.trigger.landing"].sudo().search([("slug", "=", slug)], limit=1)
         )

@@ -30,6 +30,8 @@ PREFERENCES_PLACEHOLDER = "/mt/preferences"
 # attribute's text, character references not yet decoded (see href_url).
 HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(https?://[^"'\s>]+)\2""", re.IGNORECASE)
 CHARREF = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[A-Za-z][A-Za-z0-9]*;?)")
+# A record id in a URL or a JSON document: ASCII digits within PostgreSQL's integer.
+MAX_RECORD_ID = 2**31 - 1
 UA_CLASSES = [
     ("human", "Person"),
     ("head", "HEAD request (link checker)"),
@@ -68,6 +70,19 @@ def href_url(value):
     'https://shop.example/offer?x=1&y=2&z=3&copy=4'
     """
     return re.sub(r"[\t\n\r]", "", CHARREF.sub(_decode_charref, value)).strip()
+
+
+def record_id(value):
+    """``value`` as a record id if it is one (an int, or ASCII digits, within
+    PostgreSQL's integer range), else None: "²", "٣", 5000 digits, 2**70, 1.5, True
+    and "-1" are not ids, and are refused before int() or PostgreSQL sees them."""
+    if isinstance(value, str):
+        if not (value.isascii() and value.isdigit() and len(value) <= 10):
+            return None
+        value = int(value)
+    elif not isinstance(value, int) or isinstance(value, bool):
+        return None
+    return value if 0 < value <= MAX_RECORD_ID else None
 
 
 class MarketingTriggerLink(models.Model):
@@ -463,8 +478,11 @@ class MarketingTriggerDeliveryAddress(models.Model):
             if not (form.get(name) or "").strip():
                 errors[name] = _("Please fill this in.")
         for name in ADDRESS_FIELDS:
-            if len(form.get(name) or "") > 128:
+            value = form.get(name) or ""
+            if len(value) > 128:
                 errors[name] = _("This is too long.")
+            elif not value.isprintable():
+                errors[name] = _("Please use letters, digits and punctuation only.")
         zip_code = (form.get("zip") or "").strip()
         if zip_code and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 \-]{1,11}", zip_code):
             errors["zip"] = _("This does not look like a postal code.")

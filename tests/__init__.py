@@ -16,6 +16,7 @@ from . import (
     test_listmonk_settings,
     test_policy,
     test_preview,
+    test_public_routes,
     test_record_events,
     test_security,
     test_time_triggers,
