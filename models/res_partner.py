@@ -56,7 +56,8 @@ class ResPartner(models.Model):
         groups="base.group_user",
     )
     marketing_birthdate = fields.Date(
-        "Birthday", help="Used by birthday triggers, in the contact's time zone.",
+        "Birthday",
+        help="Used by birthday triggers, in the contact's time zone.",
         groups="base.group_user",
     )
     marketing_birthday_mmdd = fields.Integer(
@@ -97,11 +98,15 @@ class ResPartner(models.Model):
         groups="base.group_user",
     )
     marketing_last_order_at = fields.Datetime(
-        "Last order", copy=False, help="When the last order was confirmed (date triggers).",
+        "Last order",
+        copy=False,
+        help="When the last order was confirmed (date triggers).",
         groups="base.group_user",
     )
     marketing_first_order_date = fields.Date(
-        "First order", copy=False, help="Date of the first confirmed order (anniversaries).",
+        "First order",
+        copy=False,
+        help="Date of the first confirmed order (anniversaries).",
         groups="base.group_user",
     )
     marketing_topic_optout_ids = fields.Many2many(
@@ -161,8 +166,7 @@ class ResPartner(models.Model):
         evidence = self.env.context.get("marketing_consent_evidence")
         current = {
             partner.id: {
-                c.channel: c.is_granted
-                for c in partner.sudo().marketing_consent_ids.sorted("id")
+                c.channel: c.is_granted for c in partner.sudo().marketing_consent_ids.sorted("id")
             }
             for partner in self
         }
