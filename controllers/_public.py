@@ -56,14 +56,22 @@ def public_route(route, methods, ids=(), not_found=None, **routing):
                     response.headers[name] = value
             return response
 
-        return http.route(
-            route,
-            type="http",
-            auth="public",
-            methods=methods,
-            csrf=False,
-            save_session=False,
-            **routing,
-        )(guarded)
+        # A page with a form of its own (CSRF token, session) may ask for them back.
+        options = {"csrf": False, "save_session": False, **routing}
+        return http.route(route, type="http", auth="public", methods=methods, **options)(guarded)
 
     return decorator
+
+
+def read_body(http_request, limit):
+    """The request body, or None when it is longer than ``limit`` bytes: an announced
+    length is checked before reading, and at most ``limit`` + 1 bytes are ever read (a
+    chunked body announces nothing)."""
+    if (http_request.content_length or 0) > limit:
+        return None
+    # Odoo's request wrapper offers the whole body only (get_data); the werkzeug
+    # request under it has the stream (Odoo's bus reads the environ the same way).
+    stream, body = http_request._HTTPRequest__wrapped.stream, b""
+    while len(body) <= limit and (chunk := stream.read(limit + 1 - len(body))):
+        body += chunk
+    return None if len(body) > limit else body

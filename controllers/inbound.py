@@ -12,7 +12,7 @@ import json
 from odoo import http
 from odoo.http import request
 
-from ._public import public_route
+from ._public import public_route, read_body
 
 MAX_BODY = 64 * 1024
 
@@ -23,18 +23,6 @@ def _answer(status, answer):
         headers=[("Content-Type", "application/json"), ("Cache-Control", "no-store")],
         status=status,
     )
-
-
-def _read_body(http_request, limit):
-    """The request body, or None when it is longer than ``limit`` bytes."""
-    if (http_request.content_length or 0) > limit:
-        return None
-    # Odoo's request wrapper offers the whole body only (get_data); the werkzeug
-    # request under it has the stream (Odoo's bus reads the environ the same way).
-    stream, body = http_request._HTTPRequest__wrapped.stream, b""
-    while len(body) <= limit and (chunk := stream.read(limit + 1 - len(body))):
-        body += chunk
-    return None if len(body) > limit else body
 
 
 def _malformed_id():
@@ -54,7 +42,7 @@ class MarketingTriggerInbound(http.Controller):
         auth = http_request.headers.get("Authorization", "")
         secret = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
         secret = secret or http_request.headers.get("X-Marketing-Trigger-Secret", "")
-        body = _read_body(http_request, MAX_BODY)
+        body = read_body(http_request, MAX_BODY)
         if body is None:
             return _answer(413, {"error": "The request body is larger than 64 KB."})
         return _answer(

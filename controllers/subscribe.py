@@ -9,19 +9,16 @@ from odoo import http
 from odoo.http import request
 
 from ..models.marketing_trigger_subscription import clean, normalized_email, valid_ip
+from ._public import public_route, read_body
 from .tracking import TOKEN, _not_found
 
 MAX_BODY = 16 * 1024
-PAGE_HEADERS = {
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-}
+# public_route adds no-referrer and no-framing; a page with a personal link is not cached.
+PAGE_HEADERS = {"Cache-Control": "no-store"}
 
 
-def _options(allow):
-    """The answer to OPTIONS: what the route allows, and nothing run."""
-    return request.make_response("", headers={"Allow": allow, **PAGE_HEADERS}, status=204)
+def _not_found_page():
+    return _page(_not_found())
 
 
 def _page(response):
@@ -54,18 +51,16 @@ def _client():
 
 
 class MarketingTriggerSubscribe(http.Controller):
-    @http.route(
+    @public_route(
         "/mt/subscribe/<string:slug>",
-        type="http",
-        auth="public",
         methods=["GET", "POST"],
         max_content_length=MAX_BODY,
+        csrf=True,
+        save_session=True,
     )
     def subscribe(self, slug, **post):
         """The form page of one subscription form; a POST (with Odoo's CSRF token)
         records the request and queues the confirmation email."""
-        if request.httprequest.method == "OPTIONS":
-            return _options("GET, POST, OPTIONS")
         form = request.env["marketing.trigger.subscription.form"]._by_slug(slug)
         if not form:
             return _page(_not_found())
@@ -112,24 +107,14 @@ class MarketingTriggerSubscribe(http.Controller):
             )
         )
 
-    @http.route(
-        "/mt/api/subscribe",
-        type="http",
-        auth="public",
-        methods=["POST"],
-        csrf=False,
-        save_session=False,
-        max_content_length=MAX_BODY,
-    )
+    @public_route("/mt/api/subscribe", methods=["POST"], max_content_length=None)
     def api_subscribe(self, **_kwargs):
         """A shop's request for its customer: JSON, authenticated by the form's API key."""
-        if request.httprequest.method == "OPTIONS":
-            return _options("POST, OPTIONS")
         http_request = request.httprequest
         auth = http_request.headers.get("Authorization", "")
         key = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
-        body = http_request.get_data(cache=False)
-        if len(body) > MAX_BODY:
+        body = read_body(http_request, MAX_BODY)
+        if body is None:
             return _json(413, {"error": "The request body is larger than 16 KB."})
         try:
             data = json.loads(body or b"null")
@@ -149,20 +134,16 @@ class MarketingTriggerSubscribe(http.Controller):
         # The same answer whether a mail went out, the address was limited or known.
         return _json(202, {"status": "pending"})
 
-    @http.route(
-        f"/mt/confirm/<int:request_id>/{TOKEN}",
-        type="http",
-        auth="public",
+    @public_route(
+        f"/mt/confirm/<string:request_id>/{TOKEN}",
         methods=["GET", "POST"],
-        csrf=False,
-        save_session=False,
+        ids=("request_id",),
+        not_found=_not_found_page,
     )
     def confirm(self, request_id, token, **_kwargs):
         """The link of the confirmation email. GET shows a button; its POST (the
         signed URL is the authentication) records the consent. Mail scanners that
         follow links therefore never confirm anyone."""
-        if request.httprequest.method == "OPTIONS":
-            return _options("GET, POST, OPTIONS")
         Subscription = request.env["marketing.trigger.subscription"]
         subscription, problem = Subscription._by_token(request_id, token)
         if not subscription:
