@@ -6,6 +6,7 @@ from . import marketing_trigger_content
 from . import (
     base,
     crm_lead,
+    ir_http,
     mail_activity,
     mail_mail,
     mail_render_mixin,
@@ -19,11 +20,13 @@ from . import (
     marketing_trigger_decision,
     marketing_trigger_delivery,
     marketing_trigger_delivery_outcome,
+    marketing_trigger_delivery_sender,
     marketing_trigger_engagement,
     marketing_trigger_event,
     marketing_trigger_forecast,
     marketing_trigger_interest,
     marketing_trigger_landing,
+    marketing_trigger_landing_preview,
     marketing_trigger_partner,
     marketing_trigger_policy,
     marketing_trigger_preview,
@@ -52,5 +55,8 @@ from . import (
     marketing_listmonk_tracking,
     marketing_listmonk_outbox,
 )
+
+# Every model that puts customer URLs in messages, once they all exist.
+from . import marketing_trigger_base_url
 
 # isort: on

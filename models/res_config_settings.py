@@ -5,10 +5,8 @@ from odoo.exceptions import ValidationError
 
 from .marketing_trigger_tracking import DEFAULT_RETENTION_DAYS, RETENTION_PARAM
 
-BASE_URL_PARAM = "web.base.url"
-# Odoo rewrites web.base.url to the address an administrator logs in from unless it is
-# frozen: a tracking domain chosen here must stay.
-FREEZE_PARAM = "web.base.url.freeze"
+# The address customer links start with; empty: Odoo's own web address (web.base.url).
+TRACKING_BASE_URL_PARAM = "marketing_trigger.tracking_base_url"
 
 
 class ResConfigSettings(models.TransientModel):
@@ -26,9 +24,11 @@ class ResConfigSettings(models.TransientModel):
     )
     marketing_tracking_base_url = fields.Char(
         "Tracking domain",
-        help="The address tracked links, open pixels, landing pages and unsubscribe links "
-        "in emails start with, e.g. https://news.example.com. It is Odoo's web address "
-        "(web.base.url), kept as set here.",
+        config_parameter=TRACKING_BASE_URL_PARAM,
+        help="The address tracked links, open pixels, landing pages, confirmation and "
+        "unsubscribe links in emails and newsletters start with, e.g. "
+        "https://news.example.com (a name of this Odoo server). Empty: Odoo's own web "
+        "address. The rest of Odoo keeps its web address.",
     )
 
     @api.constrains("marketing_engagement_retention_days", "marketing_tracking_base_url")
@@ -47,21 +47,11 @@ class ResConfigSettings(models.TransientModel):
                     )
                 )
 
-    @api.model
-    def get_values(self):
-        values = super().get_values()
-        values["marketing_tracking_base_url"] = (
-            self.env["ir.config_parameter"].sudo().get_param(BASE_URL_PARAM, "")
-        )
-        return values
-
     def set_values(self):
+        self.marketing_tracking_base_url = (self.marketing_tracking_base_url or "").strip().rstrip(
+            "/"
+        ) or False
         super().set_values()
-        params = self.env["ir.config_parameter"].sudo()
-        url = (self.marketing_tracking_base_url or "").strip().rstrip("/")
-        if url and url != params.get_param(BASE_URL_PARAM):
-            params.set_param(BASE_URL_PARAM, url)
-            params.set_param(FREEZE_PARAM, True)
 
     def action_open_marketing_policy(self):
         self.ensure_one()

@@ -63,15 +63,19 @@ class TestOdooConventions(MarketingTriggerCase):
                 "marketing_tracking_base_url": "https://news.example.com/",
             }
         )
+        web_address = params.get_param("web.base.url")
         settings.execute()
         self.assertEqual(params.get_param(RETENTION), "30")
-        self.assertEqual(params.get_param("web.base.url"), "https://news.example.com")
-        self.assertTrue(params.get_param("web.base.url.freeze"))
+        self.assertEqual(
+            params.get_param("marketing_trigger.tracking_base_url"), "https://news.example.com"
+        )
+        self.assertEqual(params.get_param("web.base.url"), web_address, "Odoo keeps its address")
         again = self.env["res.config.settings"].create({})
         self.assertEqual(again.marketing_engagement_retention_days, 30)
         self.assertEqual(again.marketing_tracking_base_url, "https://news.example.com")
-        delivery_url = self.env["marketing.trigger.delivery"].get_base_url()
-        self.assertEqual(delivery_url, "https://news.example.com")
+        for model in ("marketing.trigger.delivery", "marketing.listmonk.campaign"):
+            self.assertEqual(self.env[model].get_base_url(), "https://news.example.com")
+        self.assertEqual(self.env["res.partner"].get_base_url(), web_address)
         self.assertEqual(
             again.action_open_marketing_policy()["res_id"],
             self.env["marketing.trigger.policy"]._for_company(self.env.company).id,
