@@ -30,6 +30,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 
 from ..listmonk import CampaignDraft, ListmonkValidationError
+from .marketing_trigger_landing import LANDING_PATH
 from .marketing_trigger_tracking import (
     ADDRESS_PLACEHOLDER,
     HREF,
@@ -55,12 +56,19 @@ class MarketingListmonkCampaign(models.Model):
     body_html = fields.Html("Body", sanitize_attributes=False)
     server_id = fields.Many2one(
         "marketing.listmonk.server",
-        required=True,
+        help="Needed to send to lists only: a newsletter is composed and test-sent without.",
         default=lambda self: self.env["marketing.listmonk.server"].search(
             [("company_id", "=", self.env.company.id)], limit=1
         ),
     )
-    company_id = fields.Many2one(related="server_id.company_id", store=True)
+    company_id = fields.Many2one(
+        "res.company",
+        compute="_compute_company_id",
+        store=True,
+        readonly=False,
+        precompute=True,
+        index=True,
+    )
     list_ids = fields.Many2many(
         "marketing.listmonk.list", string="Lists", domain="[('server_id', '=', server_id)]"
     )
@@ -102,6 +110,13 @@ class MarketingListmonkCampaign(models.Model):
     opened_count = fields.Integer("Opened", compute="_compute_counts")
     clicked_count = fields.Integer("Clicked", compute="_compute_counts")
 
+    @api.depends("server_id")
+    def _compute_company_id(self):
+        for campaign in self:
+            campaign.company_id = (
+                campaign.server_id.company_id or campaign.company_id or self.env.company
+            )
+
     def _compute_counts(self):
         Delivery = self.env["marketing.trigger.delivery"].sudo()
         for campaign in self:
@@ -122,6 +137,14 @@ class MarketingListmonkCampaign(models.Model):
         for campaign in self:
             if campaign.state not in ("draft", "failed"):
                 raise UserError(_("Newsletter '%(name)s' was already sent.", name=campaign.name))
+            if not campaign.server_id:
+                raise UserError(
+                    _(
+                        "Choose the Listmonk server that sends '%(name)s' to its lists "
+                        "(Marketing ▸ Configuration ▸ Listmonk).",
+                        name=campaign.name,
+                    )
+                )
             if not campaign.list_ids:
                 raise UserError(_("Choose at least one list for '%(name)s'.", name=campaign.name))
             if not (campaign.body_html or "").strip():
@@ -135,6 +158,51 @@ class MarketingListmonkCampaign(models.Model):
                 campaign.server_id, "campaign", campaign_id=campaign.id
             )
         return True
+
+    def action_send_test(self):
+        """Send the newsletter to oneself through Odoo's email (no Listmonk needed), as
+        the user's own contact would read it; see ``_test_body``."""
+        self.ensure_one()
+        user = self.env.user
+        if not user.email:
+            raise UserError(_("Your user has no email address to send the test to."))
+        if not (self.body_html or "").strip():
+            raise UserError(_("Newsletter '%(name)s' has no body.", name=self.name))
+        company = self.company_id or self.env.company
+        mail = (
+            self.env["mail.mail"]
+            .sudo()
+            .create(
+                {
+                    "subject": _("[Test] %(subject)s", subject=self.subject),
+                    "body_html": self._test_body(user.partner_id, self.get_base_url()),
+                    "email_from": (
+                        self.from_email or company.email_formatted or user.email_formatted
+                    ),
+                    "email_to": user.email_formatted,
+                    "recipient_ids": [],
+                    "auto_delete": False,
+                }
+            )
+        )
+        mail.send(raise_exception=False)
+        failed = mail.state == "exception"
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "danger" if failed else "success",
+                "title": _("Test newsletter"),
+                "message": _(
+                    "The test could not be sent to %(email)s: %(reason)s",
+                    email=user.email,
+                    reason=mail.failure_reason or "",
+                )
+                if failed
+                else _("Sent to %(email)s.", email=user.email),
+                "sticky": failed,
+            },
+        }
 
     @api.ondelete(at_uninstall=False)
     def _unlink_only_drafts(self):
@@ -180,10 +248,14 @@ class MarketingListmonkCampaign(models.Model):
             body = body.replace(f"{base_url}{placeholder}", "{{ ManageURL }}").replace(
                 f'href="{placeholder}"', 'href="{{ ManageURL }}"'
             )
+        # Landing pages are tracked links too: the click leads to the recipient's own page.
+        body = self._absolute_landing_links(body, base_url)
         own = f"{base_url}/mt/"
         urls = [href_url(m.group(3)) for m in HREF.finditer(body)]
-        urls = [url for url in urls if not url.startswith(own)]
-        links = self.env["marketing.trigger.link"].sudo()._get_or_create(urls)
+        urls = [
+            u for u in urls if not u.startswith(own) or LANDING_PATH.fullmatch(u[len(base_url) :])
+        ]
+        links = self.env["marketing.trigger.link"].sudo()._get_or_create(urls, self.company_id)
         trigger_id = self.trigger_id.id
 
         def rewrite(match):

@@ -1,9 +1,15 @@
 """Personalised landing pages: a tracked link in an email opens a page of this addon
 that shows content chosen for the contact — blocks for their city first (the seminar's
 dates in Hamburg), then blocks for their interests (a related topic), then general
-blocks — and links on. Content is configured as records, no code."""
+blocks — and links on. Content is configured as records, no code.
+
+A city is matched whatever its spelling: accents, case, German transliteration
+(``ue`` for ``ü``) and the usual English names of German-speaking cities (Munich,
+Cologne, Vienna) all compare equal (see ``city_key``). Marketing users preview a page as
+any contact at ``/mt/landing/<slug>?partner_id=<id>``, which records nothing."""
 
 import re
+import unicodedata
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
@@ -12,7 +18,50 @@ from .marketing_trigger_tracking import _valid_url
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 LANDING_PLACEHOLDER = re.compile(r"""href=(["'])(?:https?://[^"']*?)?/mt/landing/([a-z0-9-]+)\1""")
+LANDING_PATH = re.compile(r"/mt/landing/([a-z0-9-]+)")
 INTEREST_BLOCKS = 2
+# Exonyms contacts and marketers type for the same city, as (local name, other names).
+CITY_ALIASES = (
+    ("München", "Munich", "Monaco di Baviera"),
+    ("Köln", "Cologne"),
+    ("Nürnberg", "Nuremberg"),
+    ("Wien", "Vienna"),
+    ("Hannover", "Hanover"),
+    ("Braunschweig", "Brunswick"),
+    ("Zürich", "Zurich"),
+    ("Genève", "Geneva", "Genf"),
+    ("Praha", "Prague", "Prag"),
+    ("Warszawa", "Warsaw", "Warschau"),
+    ("Milano", "Milan", "Mailand"),
+    ("Roma", "Rome", "Rom"),
+    ("Lisboa", "Lisbon", "Lissabon"),
+    ("Bruxelles", "Brussels", "Brüssel"),
+)
+
+
+def _fold(name):
+    """Case, accents, German transliteration and punctuation folded away."""
+    text = unicodedata.normalize("NFKD", (name or "").casefold().replace("ß", "ss"))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = re.sub(r"([aou])e", r"\1", text)  # Muenchen is München
+    return " ".join(re.sub(r"[\W_]+", " ", text).split())
+
+
+_ALIAS = {_fold(other): _fold(names[0]) for names in CITY_ALIASES for other in names}
+
+
+def city_key(name):
+    """What two spellings of one city have in common.
+
+    >>> {city_key(c) for c in ("München", "Munich", "MUENCHEN", " muenchen ")}
+    {'munchen'}
+    >>> city_key("Köln") == city_key("Cologne") == city_key("KOELN")
+    True
+    >>> city_key("Hamburg") == city_key("Homburg")
+    False
+    """
+    key = _fold(name)
+    return _ALIAS.get(key, key)
 
 
 class MarketingTriggerLanding(models.Model):
@@ -58,13 +107,52 @@ class MarketingTriggerLanding(models.Model):
     def _blocks_for(self, partner):
         """The blocks this partner sees, in order: their city, their interests, general."""
         self.ensure_one()
-        city = (partner.city or "").strip().lower()
+        city = city_key(partner.city)
         interests = partner.marketing_interest_ids
         blocks = self.block_ids
-        local = blocks.filtered(lambda b: b.city and b.city.strip().lower() == city)
+        local = blocks.filtered(lambda b: city and b.city and city_key(b.city) == city)
         related = blocks.filtered(lambda b: not b.city and b.interest_id in interests)
         general = blocks.filtered(lambda b: not b.city and not b.interest_id)
         return local + related[:INTEREST_BLOCKS] + general
+
+    @api.model
+    def _from_url(self, url, base_url):
+        """The landing page an own ``<base_url>/mt/landing/<slug>`` URL names (as
+        superuser), or an empty recordset."""
+        own = (url or "").startswith(base_url) and LANDING_PATH.fullmatch(url[len(base_url) :])
+        if not own:
+            return self.browse()
+        return self.sudo().search([("slug", "=", own.group(1))], limit=1)
+
+    def _page_values(self, partner, delivery=None):
+        """What the landing page shows ``partner``: for a recipient (``delivery``) with
+        tracked links, else as a preview that links straight on and records nothing."""
+        self.ensure_one()
+        landing = self.with_context(lang=partner.lang or None)
+        return {
+            "landing": landing,
+            "partner": partner,
+            "blocks": landing._blocks_for(partner),
+            "company": (delivery and delivery.company_id) or self.company_id or self.env.company,
+            "next_url": delivery._landing_next_url(landing) if delivery else landing.next_url,
+            "preferences_url": delivery and delivery._preferences_url(),
+            "preview": not delivery,
+        }
+
+    @api.model
+    def _preview_values(self, slug, partner_id=None):
+        """The page ``slug`` as the contact ``partner_id`` (default: the user's own)
+        would see it, for marketing users only; None when not allowed or not found."""
+        if not (
+            self.env.user.has_group("marketing_trigger.group_marketing_trigger_user")
+            and SLUG.fullmatch(slug or "")
+        ):
+            return None
+        landing = self.search([("slug", "=", slug)], limit=1)  # the user's record rules
+        partner = self.env["res.partner"].browse(partner_id or self.env.user.partner_id.id)
+        if not (landing and partner.exists() and partner.has_access("read")):
+            return None
+        return landing.sudo()._page_values(partner.sudo())
 
 
 class MarketingTriggerLandingBlock(models.Model):
@@ -116,18 +204,25 @@ class MarketingTriggerDelivery(models.Model):
 
     @api.model
     def _landing_visit(self, slug, delivery_id, token, user_agent=None, method="GET"):
-        """(landing, delivery) when the token is valid, after recording the visit as a
-        click on the landing page (it fires the engagement triggers); else (None, None)."""
+        """The page's values (see ``_page_values``) when the token is valid, after
+        recording the visit as a click on the landing page (it fires the engagement
+        triggers; not after a newsletter's retention period); else None."""
         if not SLUG.fullmatch(slug or ""):
-            return None, None  # not an address a landing page can have (%00, "../")
+            return None  # not an address a landing page can have (%00, "../")
         landing = (
             self.env["marketing.trigger.landing"].sudo().search([("slug", "=", slug)], limit=1)
         )
         delivery = landing and self._by_token("landing", delivery_id, token, landing.id)
         if not delivery:
-            return None, None
+            return None
+        values = landing._page_values(delivery.partner_id.sudo(), delivery)
+        newsletter = delivery.trigger_id.newsletter_id[:1]
+        if newsletter and newsletter._past_retention():
+            return values
         url = f"{delivery.get_base_url()}/mt/landing/{landing.slug}"
-        link_id = self.env["marketing.trigger.link"].sudo()._get_or_create([url])[url]
+        link_id = (
+            self.env["marketing.trigger.link"].sudo()._get_or_create([url], delivery.company_id)
+        )[url]
         self.env["marketing.trigger.engagement"]._record(
             "click",
             delivery.id,
@@ -136,7 +231,7 @@ class MarketingTriggerDelivery(models.Model):
             user_agent=user_agent,
             method=method,
         )
-        return landing, delivery
+        return values
 
     def _landing_next_url(self, landing):
         """The page's onward link, tracked for this recipient."""
@@ -146,6 +241,6 @@ class MarketingTriggerDelivery(models.Model):
         link_id = (
             self.env["marketing.trigger.link"]
             .sudo()
-            ._get_or_create([landing.next_url])[landing.next_url]
+            ._get_or_create([landing.next_url], self.company_id)[landing.next_url]
         )
         return f"/mt/c/{self.id}/{link_id}/{self._token('click', link_id)}"

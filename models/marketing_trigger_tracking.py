@@ -94,6 +94,12 @@ class MarketingTriggerLink(models.Model):
 
     url = fields.Char(required=True, readonly=True)
     url_hash = fields.Char(required=True, readonly=True, index=True)
+    company_id = fields.Many2one(
+        "res.company",
+        readonly=True,
+        index=True,
+        help="The company whose emails carry the link: each company tracks its own links.",
+    )
     archived_clicks = fields.Integer(
         readonly=True, help="Human clicks whose details were deleted after the retention period."
     )
@@ -119,20 +125,25 @@ class MarketingTriggerLink(models.Model):
             link.click_count = link.archived_clicks + counts.get(link, 0)
 
     @api.model
-    def _get_or_create(self, urls):
-        """{url: link id} for ``urls`` (valid http(s) only), safe under concurrency."""
+    def _get_or_create(self, urls, company=None):
+        """{url: link id} for ``urls`` (valid http(s) only) of ``company`` (default: the
+        environment's), safe under concurrency. The company is part of the hash, so each
+        company has its own row per URL and sees only its own links."""
         urls = sorted({u for u in urls if _valid_url(u)})
         if not urls:
             return {}
-        hashes = [hashlib.sha256(u.encode()).hexdigest() for u in urls]
+        company_id = (company or self.env.company).id
+        hashes = [hashlib.sha256(f"{company_id}:{u}".encode()).hexdigest() for u in urls]
         self.env.cr.execute(
             SQL(
                 """INSERT INTO marketing_trigger_link
-                    (url, url_hash, archived_clicks, create_uid, create_date, write_uid,
-                     write_date)
-                SELECT u, h, 0, %s, now() at time zone 'utc', %s, now() at time zone 'utc'
+                    (url, url_hash, company_id, archived_clicks, create_uid, create_date,
+                     write_uid, write_date)
+                SELECT u, h, %s, 0, %s, now() at time zone 'utc', %s,
+                       now() at time zone 'utc'
                 FROM unnest(%s::varchar[], %s::varchar[]) AS t(u, h)
                 ON CONFLICT (url_hash) DO NOTHING""",
+                company_id,
                 self.env.uid,
                 self.env.uid,
                 urls,
@@ -318,7 +329,7 @@ class MarketingTriggerDelivery(models.Model):
         links = (
             self.env["marketing.trigger.link"]
             .sudo()
-            ._get_or_create([u for u in urls if not u.startswith(own)])
+            ._get_or_create([u for u in urls if not u.startswith(own)], self.company_id)
         )
 
         def rewrite(match):

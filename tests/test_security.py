@@ -182,7 +182,12 @@ class TestCompanyIsolation(MarketingTriggerCase):
                 "payload": {"seminar": "Rhetoric"},
             }
         )
+        Link = env["marketing.trigger.link"]
+        cls.link = Link.browse(
+            Link._get_or_create(["https://shop.example/offer"], cls.company_a).values()
+        )
         cls.records = {
+            "marketing.trigger.link": cls.link,
             "marketing.trigger.policy.cap": cls.policy.cap_ids,
             "marketing.trigger.policy.cooldown": cls.policy.cooldown_ids,
             "marketing.trigger.landing": cls.landing,
@@ -227,6 +232,15 @@ class TestCompanyIsolation(MarketingTriggerCase):
         self.assertEqual(len(self.policy.cap_ids), 1)
         self.assertEqual(len(self.landing.block_ids), 1)
         self.assertEqual(len(self.policy.cooldown_ids), 1)
+
+    def test_each_company_tracks_its_own_links(self):
+        Link = self.env["marketing.trigger.link"]
+        url = "https://shop.example/offer"
+        link_b = Link.browse(Link._get_or_create([url], self.company_b)[url])
+        self.assertNotEqual(link_b, self.link)
+        self.assertEqual(link_b.company_id, self.company_b)
+        self.assertEqual(Link._get_or_create([url], self.company_a)[url], self.link.id)
+        self.assertEqual(Link.with_user(self.manager_b).search([("url", "=", url)]), link_b)
 
     def test_the_event_queue_records_the_company_of_the_record(self):
         partner_b = self.Partner.with_context(marketing_trigger_disable=True).create(
