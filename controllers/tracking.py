@@ -10,6 +10,7 @@ import base64
 from odoo import http
 from odoo.http import request
 
+from ..models.marketing_trigger_tracking import record_id
 from ._public import client_text, public_route
 
 # A transparent 1x1 GIF.
@@ -212,24 +213,25 @@ class MarketingTriggerTracking(http.Controller):
     def landing(self, slug, delivery_id, token, **_kwargs):
         """A landing page with content chosen for the recipient; the visit counts as a
         click and fires the engagement triggers."""
-        Delivery = request.env["marketing.trigger.delivery"]
-        landing, delivery = Delivery._landing_visit(
+        values = request.env["marketing.trigger.delivery"]._landing_visit(
             slug,
             delivery_id,
             token,
             user_agent=request.httprequest.user_agent.string,
             method=request.httprequest.method,
         )
-        if not landing:
+        if not values:
             return _not_found()
-        partner = delivery.partner_id.sudo()
-        landing = landing.with_context(lang=partner.lang or None)
-        return request.render(
-            "marketing_trigger.landing_page",
-            {
-                "landing": landing,
-                "partner": partner,
-                "blocks": landing._blocks_for(partner),
-                "next_url": delivery._landing_next_url(landing),
-            },
+        return request.render("marketing_trigger.landing_page", values)
+
+    @http.route("/mt/landing/<string:slug>", type="http", auth="user", methods=["GET"])
+    def landing_preview(self, slug, partner_id=None, **_kwargs):
+        """A marketing user's preview of a landing page as a chosen contact (the link
+        templates use; recipients get their own signed address): records nothing."""
+        contact = record_id(partner_id) if partner_id is not None else False
+        values = contact is not None and request.env["marketing.trigger.landing"]._preview_values(
+            slug, contact
         )
+        if not values:
+            return _not_found()
+        return request.render("marketing_trigger.landing_page", values)

@@ -15,15 +15,36 @@ and nothing is recorded any more.
 
 Newsletters pushed before links were signed carry ``/mt/n/<trigger>/<link>/<ref>``:
 those links still redirect (to a link of that newsletter only) and record nothing.
+
+A landing page link (``/mt/landing/<slug>``) is tracked like any link, as the absolute
+URL of the page; its click is not recorded there but redirected to the recipient's own
+signed landing page (``/mt/l/...``), which records the visit once, as for trigger
+emails. A newsletter sent to oneself as a test goes through Odoo's email: its links are
+absolute, untracked, and landing links open the page's preview as one's own contact.
 """
 
+import re
 from datetime import timedelta
 
+from markupsafe import escape
 from odoo import _, api, fields, models
 
 from ..engine.tracking import sign, verify
 from .marketing_listmonk_campaign import CLICK, OPEN
-from .marketing_trigger_tracking import DEFAULT_RETENTION_DAYS, HREF, RETENTION_PARAM, href_url
+from .marketing_trigger_landing import LANDING_PLACEHOLDER
+from .marketing_trigger_tracking import (
+    ADDRESS_PLACEHOLDER,
+    DEFAULT_RETENTION_DAYS,
+    HREF,
+    PREFERENCES_PLACEHOLDER,
+    RETENTION_PARAM,
+    href_url,
+)
+
+# Listmonk template tags a test email fills in for the user's contact.
+SUBSCRIBER_TAG = re.compile(r"\{\{\s*\.Subscriber\.(Name|FirstName|LastName|Email)\s*\}\}")
+MANAGE_TAG = re.compile(r"\{\{\s*(?:ManageURL|UnsubscribeURL)\s*\}\}")
+RELATIVE_HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])/(?!/)""", re.IGNORECASE)
 
 
 class MarketingListmonkCampaign(models.Model):
@@ -33,6 +54,45 @@ class MarketingListmonkCampaign(models.Model):
         """What binds a tracked URL to this newsletter (and link): see the module doc."""
         secret = self.env["marketing.trigger.engagement"]._secret()
         return sign(secret, purpose, self.trigger_id.id, *ids)
+
+    def _absolute_landing_links(self, body, base_url, preview_as=None):
+        """``body`` with links to existing landing pages (``/mt/landing/<slug>``,
+        relative or not) made absolute on ``base_url``; with ``preview_as``, the page's
+        preview as that contact (for a marketing user's test email)."""
+        slugs = {match.group(2) for match in LANDING_PLACEHOLDER.finditer(body)}
+        if not slugs:
+            return body
+        Landing = self.env["marketing.trigger.landing"].sudo()
+        known = set(Landing.search([("slug", "in", list(slugs))]).mapped("slug"))
+        query = f"?partner_id={preview_as.id}" if preview_as else ""
+
+        def absolute(match):
+            quote, slug = match.group(1), match.group(2)
+            if slug not in known:
+                return match.group(0)
+            return f"href={quote}{base_url}/mt/landing/{slug}{query}{quote}"
+
+        return LANDING_PLACEHOLDER.sub(absolute, body)
+
+    def _test_body(self, partner, base_url):
+        """The body as ``partner`` would read it, for a test through Odoo's email: the
+        Listmonk subscriber tags filled in, every link absolute and working, nothing
+        tracked; the preference links open the contact in Odoo (a recipient's own
+        preference page needs a real sending)."""
+        self.ensure_one()
+        first, _sep, last = (partner.name or "").partition(" ")
+        tags = {"Name": partner.name, "FirstName": first, "LastName": last, "Email": partner.email}
+        body = SUBSCRIBER_TAG.sub(
+            lambda m: str(escape(tags[m.group(1)] or "")), str(self.body_html or "")
+        )
+        contact = f"{base_url}/odoo/res.partner/{partner.id}"
+        body = MANAGE_TAG.sub(contact, body)
+        for placeholder in (PREFERENCES_PLACEHOLDER, ADDRESS_PLACEHOLDER):
+            body = body.replace(f"{base_url}{placeholder}", contact).replace(
+                f'href="{placeholder}"', f'href="{contact}"'
+            )
+        body = self._absolute_landing_links(body, base_url, preview_as=partner)
+        return RELATIVE_HREF.sub(lambda m: f"{m.group(1)}{m.group(2)}{base_url}/", body)
 
     def _body_urls(self):
         """The http(s) links of the body as composed (before tracking)."""
@@ -82,9 +142,9 @@ class MarketingTriggerDelivery(models.Model):
         return campaign, self.env["res.partner"].sudo().browse(int(partner_id))
 
     @api.model
-    def _newsletter_delivery(self, campaign, partner):
-        """The delivery of ``campaign`` to ``partner``; created if the partner was not
-        on our recipient list (added to it in Listmonk directly)."""
+    def _newsletter_delivery(self, campaign, partner, create=True):
+        """The delivery of ``campaign`` to ``partner``; created (with ``create``) if the
+        partner was not on our recipient list (added to it in Listmonk directly)."""
         trigger = campaign.trigger_id
         key = campaign._occurrence_key()
         Delivery = self.sudo()
@@ -96,7 +156,7 @@ class MarketingTriggerDelivery(models.Model):
             ],
             limit=1,
         )
-        if not delivery:
+        if not delivery and create:
             sent = trigger.create_date  # queued then: a click is never "too fast" for it
             decision = (
                 self.env["marketing.trigger.decision"]
@@ -153,7 +213,15 @@ class MarketingTriggerEngagement(models.Model):
         campaign, partner = Delivery._newsletter_target(trigger_id, ref)
         if not campaign:
             return None
-        if campaign._past_retention():
+        past = campaign._past_retention()
+        landing = kind == "click" and self.env["marketing.trigger.landing"]._from_url(
+            url, campaign.get_base_url()
+        )
+        if landing:
+            # The recipient's own page records the visit, once (see the module doc).
+            delivery = Delivery._newsletter_delivery(campaign, partner, create=not past)
+            return delivery._landing_url(landing) if delivery else url
+        if past:
             return url
         delivery = Delivery._newsletter_delivery(campaign, partner)
         return self._record(
