@@ -2,11 +2,15 @@
 end − 30 days, last order + 90 days), and callbacks at the moment a customer asked to be
 called back. Occurrences are found with one indexed range query per span."""
 
-from datetime import datetime, time, timedelta
+import logging
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
-from odoo.tools import SQL
+from odoo.tools import SQL, format_date
+
+_logger = logging.getLogger(__name__)
 
 
 class MarketingTrigger(models.Model):
@@ -107,3 +111,92 @@ class MarketingTrigger(models.Model):
             (partner_id, f"callback:{at.isoformat()}", at, at + timedelta(days=2))
             for partner_id, at in self.env.cr.fetchall()
         ]
+
+    def _next_due_callback(self, after):
+        """The earliest requested callback after ``after`` (one indexed MIN)."""
+        self.env["res.partner"].flush_model(["marketing_callback_at", "active"])
+        self.env.cr.execute(
+            SQL(
+                """SELECT MIN(marketing_callback_at) FROM res_partner
+                WHERE marketing_callback_at > %s AND active""",
+                after,
+            )
+        )
+        return self.env.cr.fetchone()[0]
+
+    def _next_due_date_offset(self, after):
+        """The earliest date plus offset after ``after`` (one indexed MIN)."""
+        self.ensure_one()
+        field = self.date_field_id
+        if not field:
+            return None
+        offset = (
+            timedelta(hours=self.date_offset_days)
+            if self.date_offset_unit == "hours"
+            else timedelta(days=self.date_offset_days)
+        )
+        column = SQL.identifier(field.name)
+        bound = (after - offset).date() if field.ttype == "date" else after - offset
+        self.env["res.partner"].flush_model([field.name, "active"])
+        self.env.cr.execute(
+            SQL("SELECT MIN(%s) FROM res_partner WHERE %s > %s AND active", column, column, bound)
+        )
+        value = self.env.cr.fetchone()[0]
+        if value is None:
+            return None
+        moment = value if isinstance(value, datetime) else datetime.combine(value, time(0))
+        return moment + offset
+
+    @api.model
+    def _callback_requested(self, partners):
+        """Ask for a time pass at each callback moment of ``partners``, so the callback
+        fires when asked for rather than on the next hourly pass. Costs nothing when no
+        callback trigger is active."""
+        try:
+            Event = self.env["marketing.trigger.event"]
+            partners = partners.sudo()
+            companies = {p.company_id.id or self.env.company.id for p in partners}
+            if not any(Event._has_active_trigger("callback", cid) for cid in companies):
+                return
+            moments = {p.marketing_callback_at for p in partners if p.marketing_callback_at}
+            if moments:
+                self._schedule_time_pass(moments)
+        except Exception:  # noqa: BLE001 - saving the contact must not fail; hourly pass
+            _logger.exception("The callback pass could not be scheduled")
+
+    def _still_due(self, partner, occurrence_key):
+        """A callback stands while the contact still asks for that moment (moved or
+        cleared: the old one is not called)."""
+        if self.kind == "callback" and occurrence_key.startswith("callback:"):
+            at = partner.sudo().marketing_callback_at
+            return bool(at) and f"callback:{at.isoformat()}" == occurrence_key
+        return super()._still_due(partner, occurrence_key)
+
+    def _activity_values(self, delivery, user, values):
+        """The activity of ``delivery`` for ``user``, in the salesperson's words: a
+        callback says when the contact asked to be called (in ``user``'s time zone; the
+        time is the point, so it replaces the configured summary) and is due that day."""
+        key = delivery.occurrence_key or ""
+        if self.kind != "callback" or not key.startswith("callback:"):
+            return values
+        try:
+            at = datetime.fromisoformat(key.partition(":")[2])
+        except ValueError:
+            return values
+        try:
+            zone = ZoneInfo(user.tz or self.env.user.tz or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo("UTC")
+        local = at.replace(tzinfo=UTC).astimezone(zone)
+        env = self.env(context=dict(self.env.context, lang=user.lang or self.env.lang))
+        name = delivery.partner_id.name
+        clock = local.strftime("%H:%M")
+        asked = env._("asked to be called back at %(time)s", time=clock)
+        note = env._(
+            "%(name)s asked to be called back at %(time)s on %(day)s.",
+            name=name,
+            time=clock,
+            day=format_date(env, local.date()),
+        )
+        summary = env._("Call back %(name)s — %(asked)s", name=name, asked=asked)
+        return dict(values, summary=summary, note=note, date_deadline=local.date())

@@ -392,27 +392,23 @@ class MarketingTriggerDelivery(models.Model):
                     state="failed",
                 )
                 continue
-            activity = (
-                self.env["mail.activity"]
-                .sudo()
-                .create(
-                    {
-                        "res_model_id": model_id,
-                        "res_id": record.id,
-                        "activity_type_id": trigger.activity_type_id.id
-                        or self.env.ref("mail.mail_activity_data_call").id,
-                        "summary": summary,
-                        "note": _(
-                            "Marketing trigger %(trigger)s: %(why)s",
-                            trigger=trigger.name,
-                            why=delivery.decision_id.explanation or "",
-                        ),
-                        "user_id": user.id,
-                        "date_deadline": today
-                        + timedelta(days=max(trigger.activity_deadline_days, 0)),
-                    }
-                )
-            )
+            values = {
+                "res_model_id": model_id,
+                "res_id": record.id,
+                "activity_type_id": trigger.activity_type_id.id
+                or self.env.ref("mail.mail_activity_data_call").id,
+                "summary": summary,
+                "note": _(
+                    "Marketing trigger %(trigger)s: %(why)s",
+                    trigger=trigger.name,
+                    why=delivery.decision_id.explanation or "",
+                ),
+                "user_id": user.id,
+                "date_deadline": today + timedelta(days=max(trigger.activity_deadline_days, 0)),
+            }
+            # A kind may word it for the salesperson (a callback names its time).
+            values = trigger._activity_values(delivery, user, values)
+            activity = self.env["mail.activity"].sudo().create(values)
             delivery.write(
                 {"state": "sent", "sent_at": fields.Datetime.now(), "activity_id": activity.id}
             )

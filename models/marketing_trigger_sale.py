@@ -72,6 +72,23 @@ class MarketingTrigger(models.Model):
             for order_id, partner_id, created in self.env.cr.fetchall()
         ]
 
+    def _next_due_quotation_abandoned(self, after):
+        """When the next open quotation's delay ends after ``after`` (one MIN)."""
+        self.ensure_one()
+        delay = timedelta(hours=self.delay_hours)
+        self.env["sale.order"].flush_model(["state", "create_date", "company_id"])
+        self.env.cr.execute(
+            SQL(
+                """SELECT MIN(create_date) FROM sale_order
+                WHERE state IN %s AND company_id = %s AND create_date > %s""",
+                OPEN_QUOTATION_STATES,
+                self.company_id.id,
+                after - delay,
+            )
+        )
+        created = self.env.cr.fetchone()[0]
+        return created + delay if created else None
+
     def _still_due(self, partner, occurrence_key):
         """Whether an occurrence still stands right before sending."""
         if self.kind == "quotation_abandoned":

@@ -153,6 +153,72 @@ class MarketingTrigger(models.Model):
 
     # ------------------------------------------------------------ scheduler
 
+    def action_activate(self):
+        """Activating a time-based trigger sweeps at once, in the background (the time
+        cron is asked for now), instead of waiting for the next hourly pass."""
+        result = super().action_activate()
+        timed = self.filtered("is_time_based")
+        if not timed:
+            return result
+        self._schedule_time_pass()
+        message = _(
+            "Activated. Contacts who qualify now are being looked for in the background; "
+            "their messages follow within a minute or two."
+        )
+        for trigger in timed:
+            trigger.message_post(body=message)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "info",
+                "message": message,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    @api.model
+    def _schedule_time_pass(self, moments=None):
+        """Ask for an evaluation pass at each of ``moments`` (default: now), one
+        ``ir.cron.trigger`` row per moment: a moment already asked for is not asked
+        again, nor "now" while a due request is still waiting."""
+        cron = self.env.ref("marketing_trigger.ir_cron_time_triggers", raise_if_not_found=False)
+        if not cron:
+            return
+        now = fields.Datetime.now()
+        wanted = {max(at, now).replace(microsecond=0) for at in (moments or [now]) if at}
+        if not wanted:
+            return
+        Trigger = self.env["ir.cron.trigger"].sudo()
+        Trigger.flush_model()
+        self.env.cr.execute(
+            SQL(
+                """SELECT call_at FROM ir_cron_trigger
+                WHERE cron_id = %s AND (call_at = ANY(%s) OR call_at <= %s)""",
+                cron.id,
+                list(wanted),
+                now,
+            )
+        )
+        asked = {row[0] for row in self.env.cr.fetchall()}
+        if any(at <= now for at in asked):
+            wanted = {at for at in wanted if at > now}
+        wanted -= asked
+        if wanted:
+            cron.sudo()._trigger(at=sorted(wanted))
+
+    def _next_due(self, after):
+        """The earliest moment after ``after`` at which one of these triggers has an
+        occurrence due, as far as its kind knows it cheaply (``_next_due_<kind>``), or
+        None."""
+        moments = []
+        for trigger in self:
+            method = getattr(trigger, f"_next_due_{trigger.kind}", None)
+            moment = method(after) if method else None
+            if moment:
+                moments.append(moment)
+        return min(moments, default=None)
+
     @api.model
     def _cron_evaluate_time_triggers(self):
         """Offer today's and tomorrow's occurrences of every active time-based trigger.
@@ -173,3 +239,8 @@ class MarketingTrigger(models.Model):
             except Exception as exc:  # noqa: BLE001 - one trigger must not stop the others
                 _logger.exception("Time-based trigger %s failed", trigger.id)
                 trigger.write({"state": "paused", "last_error": f"{type(exc).__name__}: {exc}"})
+        # Act when due: the next pass runs at the next known due moment, not an hour on.
+        active = triggers.filtered(lambda t: t.state == "active")
+        next_due = active._next_due(fields.Datetime.now())
+        if next_due:
+            self._schedule_time_pass([next_due])

@@ -254,12 +254,17 @@ class ResPartner(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         partners = super().create(vals_list)
+        if any(vals.get("marketing_callback_at") for vals in vals_list):
+            self.env["marketing.trigger"]._callback_requested(partners)
         self.env["marketing.trigger"]._fire("partner_registered", partners)
         self.env["marketing.trigger"]._fire("segment_entered", partners)
         return partners
 
     def write(self, vals):
         result = super().write(vals)
+        if vals.get("marketing_callback_at"):
+            # The callback fires at its moment, not on the next hourly pass.
+            self.env["marketing.trigger"]._callback_requested(self)
         # The partner may have moved into a segment; the event cron checks after commit.
         self.env["marketing.trigger"]._fire("segment_entered", self)
         return result

@@ -1,5 +1,6 @@
 from . import (
     test_access,
+    test_act_when_due,
     test_actions,
     test_channels,
     test_consent,

@@ -62,6 +62,7 @@ class TestDateTriggers(MarketingTriggerCase):
     @freeze_time(NOW)
     def test_callback_gives_the_salesperson_an_activity_at_the_requested_time(self):
         callback_at = datetime(2026, 11, 23, 15, 30)
+        self.salesperson.tz = "UTC"  # the activity names the time in the salesperson's zone
         partner = self.make_partner(
             "Call Me",
             "callme@example.com",
@@ -84,7 +85,13 @@ class TestDateTriggers(MarketingTriggerCase):
         activity = Activity.search(domain)
         self.assertRecordValues(
             activity,
-            [{"user_id": self.salesperson.id, "summary": "Call Call Me back now, as requested"}],
+            [
+                {
+                    "user_id": self.salesperson.id,
+                    "summary": "Call back Call Me — asked to be called back at 15:30",
+                    "date_deadline": date(2026, 11, 23),
+                }
+            ],
         )
 
 
