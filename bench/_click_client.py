@@ -15,7 +15,7 @@ completed in the ``duration`` seconds after are. One JSON line on stdout:
      "slow_1s": measured requests that took a second or more, "client_cpu_s": ...}
 
     _click_client.py HOST PORT PATHS_FILE [--seed N] [--concurrency 20]
-                     [--warmup 3] [--duration 15] [--user-agent UA]
+                     [--warmup 3] [--duration 15] [--user-agent UA] [--pace 0]
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ def percentile(sorted_values: list[float], share: float) -> float:
 
 
 class Load:
-    def __init__(self, host, port, paths, seed, user_agent):
-        self.host, self.port = host, port
+    def __init__(self, host, port, paths, seed, user_agent, pace=0.0):
+        self.host, self.port, self.pace = host, port, pace
         self.paths = paths
         self.rng = random.Random(seed)
         self.head = (
@@ -105,6 +105,8 @@ class Load:
             ended = time.perf_counter()
             self.results.append((ended, ended - started, status))
             self.statuses[status] += 1
+            if self.pace:
+                await asyncio.sleep(self.pace)  # an idle server: one click now and then
         if conn is not None:
             conn[1].close()
 
@@ -139,10 +141,11 @@ def main(argv):
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument("--user-agent", default="Mozilla/5.0")
+    parser.add_argument("--pace", type=float, default=0.0, help="seconds between requests")
     args = parser.parse_args(argv)
     with open(args.paths_file) as f:
         paths = [line.strip() for line in f if line.strip()]
-    load = Load(args.host, args.port, paths, args.seed, args.user_agent)
+    load = Load(args.host, args.port, paths, args.seed, args.user_agent, args.pace)
     result = asyncio.run(load.run(args.concurrency, args.warmup, args.duration))
     print(json.dumps(result), flush=True)
     return 0

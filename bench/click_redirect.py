@@ -424,6 +424,11 @@ class Server:
 
 
 def load(server: Server, paths_file: Path, seed: int, warmup: float, duration: float):
+    return load_paced(server, paths_file, seed, duration, 0.0, warmup)
+
+
+def load_paced(server, paths_file, seed, duration, pace, warmup=0.0):
+    """Run the load client; ``pace``: seconds each connection waits between requests."""
     result = subprocess.run(
         [
             sys.executable,
@@ -436,6 +441,7 @@ def load(server: Server, paths_file: Path, seed: int, warmup: float, duration: f
             f"--warmup={warmup}",
             f"--duration={duration}",
             f"--user-agent={HUMAN}",
+            f"--pace={pace}",
         ],
         capture_output=True,
         text=True,
