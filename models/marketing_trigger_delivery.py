@@ -244,14 +244,16 @@ class MarketingTriggerDelivery(models.Model):
                     .with_context(
                         marketing_trigger_batch_render=True, marketing_trigger_recipients=True
                     )
-                    .send_mail_batch(self.partner_id.ids)
+                    # A notification email keeps its message when Odoo deletes the
+                    # email once sent: the contact's chatter keeps what was sent.
+                    .send_mail_batch(self.partner_id.ids, email_values={"is_notification": True})
                 )
                 # Odoo groups the batch by language: match the emails by recipient.
                 by_partner = {mail.res_id: mail for mail in mails}
-                self._mark_queued(
-                    "mail_id",
-                    self.env["mail.mail"].concat(*(by_partner[d.partner_id.id] for d in self)),
-                )
+                mails = self.env["mail.mail"].concat(*(by_partner[d.partner_id.id] for d in self))
+                self._sign_as_sender(template, mails)
+                self._mark_queued("mail_id", mails)
+                self._link_sent_messages()
         except Exception as exc:  # noqa: BLE001 - isolate the one delivery that breaks
             if len(self) == 1:
                 _logger.info("Delivery %s could not be rendered: %s", self.id, exc)

@@ -22,6 +22,7 @@ from . import (
     test_public_routes,
     test_record_events,
     test_security,
+    test_sender,
     test_time_triggers,
     test_touch_evidence,
     test_tracking,
