@@ -390,10 +390,21 @@ class _Run:
         if rival:
             rival_at, winner = rival
             until = rival_at + self.arbitration
+            if winner == candidate.trigger_id:
+                # Not a rival: an earlier message of this same trigger.
+                text = (
+                    f"This trigger's earlier message reaches the partner on {_fmt(rival_at)} "
+                    f"UTC: only one trigger message per {self.arbitration_text}."
+                )
+            else:
+                text = (
+                    f"Lost to {self.label(winner)}, which reaches the partner on "
+                    f"{_fmt(rival_at)} UTC: only one trigger message per "
+                    f"{self.arbitration_text}."
+                )
             return None, (
                 Reason.LOST_ARBITRATION,
-                f"Lost to {self.label(winner)}, which reaches the partner on "
-                f"{_fmt(rival_at)} UTC: only one trigger message per {self.arbitration_text}.",
+                text,
                 (("winner_trigger_id", str(winner)), ("until", until.isoformat())),
                 until,
             )

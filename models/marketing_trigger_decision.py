@@ -13,7 +13,7 @@ _logger = logging.getLogger(__name__)
 
 REASONS = [
     ("send", "Sent"),
-    ("duplicate", "Duplicate (already decided)"),
+    ("duplicate", "Already decided"),
     ("expired", "Deadline passed"),
     ("outside_window", "No send window before the deadline"),
     ("no_email", "No email address"),
@@ -35,8 +35,9 @@ REASONS = [
 
 
 class MarketingTriggerDecision(models.Model):
-    """The decision log: one row per decided occurrence, plus the duplicate offers and
-    failures around it, each with a reason code and a readable explanation.
+    """The decision log: one row per decided occurrence, plus the failures and the offers
+    that lost a race to a concurrent decision, each with a reason code and a readable
+    explanation. An offer of an occurrence decided before is not logged again.
 
     At most one real decision exists per (trigger, partner, occurrence): a partial unique
     index enforces it in PostgreSQL. Rows logging a rejected duplicate offer or a failed
@@ -119,6 +120,9 @@ class MarketingTriggerDecision(models.Model):
         if not candidates:
             return self.browse()
         now = now or fields.Datetime.now()
+        candidates = self._undecided(candidates, redecide)
+        if not candidates:
+            return self.browse()
         try:
             with self.env.cr.savepoint():
                 return self._decide_once(candidates, now, redecide)
@@ -145,6 +149,26 @@ class MarketingTriggerDecision(models.Model):
                 return decisions
             return decisions | self._decide_once(candidates, now, redecide)
         return self._apply(self._engine_results(candidates, now, redecide), now, redecide)
+
+    @api.model
+    def _undecided(self, candidates, redecide=None):
+        """``candidates`` without the occurrences decided before and without repeats.
+
+        Events fire again (a contact saved twice, a link clicked ten times): an occurrence
+        already decided is skipped here without a trace, so the log keeps one row per
+        occurrence. Only a real race (another transaction decides it between this look-up
+        and our insert) still leaves a ``duplicate`` row, which explains the lost offer.
+        """
+        redecide = redecide or self.browse()
+        decided = self._decided_keys(candidates) - {
+            (d.trigger_id.id, d.partner_id.id, d.occurrence_key) for d in redecide
+        }
+        fresh = []
+        for candidate in candidates:
+            if candidate.key not in decided:
+                decided.add(candidate.key)
+                fresh.append(candidate)
+        return fresh
 
     @api.model
     def _engine_results(self, candidates, now, redecide=None):

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from markupsafe import Markup
 from odoo import _, api, fields, models
+from odoo.tools import format_datetime
 
 from .common import CHANNEL_SELECTION
 from .marketing_trigger_decision import REASONS
@@ -21,16 +22,27 @@ class MarketingTrigger(models.Model):
         "Eligible now",
         compute="_compute_eligible_count",
         help="Contacts who qualify right now: for a time-based trigger, its occurrences "
-        "of today and tomorrow not decided yet; for an event trigger, the contacts in its "
-        "segment (who would qualify if the event happened now).",
+        "of today and tomorrow not decided yet; for an event trigger, the contacts who "
+        "would get the message if the event happened to them now (in its segment, and "
+        "for once-per-contact events not decided already).",
     )
     fired_count = fields.Integer(compute="_compute_engagement_counters")
     opened_count = fields.Integer(compute="_compute_engagement_counters")
     clicked_count = fields.Integer(compute="_compute_engagement_counters")
-    delivered_count = fields.Integer("Delivered", compute="_compute_engagement_counters")
+    delivered_count = fields.Integer(
+        "Sent",
+        compute="_compute_engagement_counters",
+        help="The same count as Sent: messages the mail server or provider accepted.",
+    )
     suppressed_summary = fields.Html(
         "Suppressed by reason", compute="_compute_engagement_counters", sanitize=False
     )
+
+    @api.model
+    def _once_per_contact_kinds(self):
+        """Record-event kinds with one occurrence per contact, ever: a contact decided
+        before would not qualify again if the event happened now."""
+        return ["partner_registered", "double_optin"]
 
     @api.depends("kind", "partner_domain", "state")
     def _compute_eligible_count(self):
@@ -48,22 +60,31 @@ class MarketingTrigger(models.Model):
         if trigger.is_time_based and trigger.kind not in self._batched_kinds():
             return len(trigger._eligible_candidates(limit=None))
         in_segment = self.env["res.partner"].sudo().search_count(trigger._partner_domain())
-        if trigger.kind in self._batched_kinds():
-            in_segment -= (
-                self.env["marketing.trigger.decision"]
+        if trigger.kind in self._batched_kinds() + self._once_per_contact_kinds():
+            # The decisions are those of contacts who may have left the segment since:
+            # count the contacts of the segment that have one.
+            decided = (
+                self.env["res.partner"]
                 .sudo()
                 .search_count(
-                    [
-                        ("trigger_id", "=", trigger.id),
-                        ("outcome", "!=", "error"),
-                        ("reason_code", "!=", "duplicate"),
+                    trigger._partner_domain()
+                    + [
+                        (
+                            "marketing_decision_ids",
+                            "any",
+                            [("trigger_id", "=", trigger.id), ("outcome", "!=", "error")],
+                        )
                     ]
                 )
             )
+            in_segment -= decided
         return max(in_segment, 0)
 
     def _eligible_candidates(self, limit=PREVIEW_LIMIT):
-        """Candidates of this trigger if it were evaluated now (not yet decided)."""
+        """Candidates of this trigger if it were evaluated now. Time-based kinds: the
+        occurrences not decided yet. Event kinds: each contact of the segment as if the
+        event happened to them now, with the occurrence a once-per-contact event would
+        have (so those decided before show as such)."""
         self.ensure_one()
         if not self.id:
             return []
@@ -77,7 +98,11 @@ class MarketingTrigger(models.Model):
                 .sudo()
                 .search(trigger._partner_domain(), limit=limit, order="id")
             )
-            candidates = [trigger._candidate(p, "preview") for p in partners]
+            if trigger.kind in self._once_per_contact_kinds():
+                occurrences = trigger._event_occurrences(partners)
+            else:
+                occurrences = [(p, "preview") for p in partners]
+            candidates = [trigger._candidate(p, key) for p, key in occurrences]
         return candidates[:limit] if limit else candidates
 
     def _compute_engagement_counters(self):
@@ -103,17 +128,18 @@ class MarketingTrigger(models.Model):
             )
         )
         stats = {
-            trigger.id: (sent, opened, clicked)
-            for trigger, sent, opened, clicked in Delivery._read_group(
+            trigger.id: (opened, clicked)
+            for trigger, opened, clicked in Delivery._read_group(
                 [("trigger_id", "in", self.ids), ("state", "=", "sent")],
                 ["trigger_id"],
-                ["__count", "opened_at:count", "clicked_at:count"],
+                ["opened_at:count", "clicked_at:count"],
             )
         }
         for trigger in self:
-            sent, opened, clicked = stats.get(trigger.id, (0, 0, 0))
+            opened, clicked = stats.get(trigger.id, (0, 0))
             trigger.fired_count = fired.get(trigger, 0)
-            trigger.delivered_count = sent
+            # One count of sent messages for the list, the form and the kanban.
+            trigger.delivered_count = trigger.sent_count
             trigger.opened_count = opened
             trigger.clicked_count = clicked
             rows = sorted(suppressed.get(trigger.id, []), reverse=True)
@@ -148,6 +174,9 @@ class MarketingTriggerPreview(models.TransientModel):
 
     trigger_id = fields.Many2one("marketing.trigger", required=True, ondelete="cascade")
     eligible = fields.Integer(readonly=True)
+    already_decided = fields.Integer(
+        readonly=True, help="Contacts who already received this message (or were decided)."
+    )
     would_send = fields.Integer(readonly=True)
     would_defer = fields.Integer(readonly=True)
     would_suppress = fields.Integer(readonly=True)
@@ -161,35 +190,91 @@ class MarketingTriggerPreview(models.TransientModel):
         candidates = trigger._eligible_candidates(limit=PREVIEW_LIMIT + 1)
         truncated = len(candidates) > PREVIEW_LIMIT
         candidates = candidates[:PREVIEW_LIMIT]
+        Decision = self.env["marketing.trigger.decision"]
+        # An occurrence decided before is not offered again: say so, rather than let the
+        # engine weigh the contact against the message it already got.
+        decided = Decision._decided_keys(candidates) if candidates else set()
+        earlier = [c for c in candidates if c.key in decided]
+        candidates = [c for c in candidates if c.key not in decided]
         if candidates and not candidates[0].channels:
             results = []
         else:
-            results = self.env["marketing.trigger.decision"]._engine_results(
-                candidates, fields.Datetime.now()
-            )
+            results = Decision._engine_results(candidates, fields.Datetime.now())
         outcomes = [r.outcome.value for r in results]
+        lines = [
+            {
+                "partner_id": r.candidate.partner_id,
+                "outcome": r.outcome.value,
+                "reason_code": r.reason.value,
+                "channel": r.channel.value if r.channel else False,
+                "send_at": r.send_at or False,
+                "explanation": r.explanation,
+            }
+            for r in results[:PREVIEW_LINES]
+        ]
+        lines += self._already_decided_lines(earlier[: max(PREVIEW_LINES - len(lines), 0)])
         self.write(
             {
                 "eligible": len(candidates),
+                "already_decided": len(earlier),
                 "would_send": outcomes.count("send"),
                 "would_defer": outcomes.count("defer"),
                 "would_suppress": outcomes.count("suppress"),
                 "truncated": truncated,
-                "line_ids": [
-                    fields.Command.create(
-                        {
-                            "partner_id": r.candidate.partner_id,
-                            "outcome": r.outcome.value,
-                            "reason_code": r.reason.value,
-                            "channel": r.channel.value if r.channel else False,
-                            "send_at": r.send_at or False,
-                            "explanation": r.explanation,
-                        }
-                    )
-                    for r in results[:PREVIEW_LINES]
-                ],
+                "line_ids": [fields.Command.create(values) for values in lines],
             }
         )
+
+    def _already_decided_lines(self, candidates):
+        """Preview lines for occurrences decided before: what happened to them."""
+        if not candidates:
+            return []
+        decisions = (
+            self.env["marketing.trigger.decision"]
+            .sudo()
+            .search(
+                [
+                    ("trigger_id", "=", self.trigger_id.id),
+                    ("partner_id", "in", [c.partner_id for c in candidates]),
+                    ("outcome", "!=", "error"),
+                    ("reason_code", "!=", "duplicate"),
+                ]
+            )
+        )
+        by_key = {(d.partner_id.id, d.occurrence_key): d for d in decisions}
+        reasons = dict(self.env["marketing.trigger.decision"]._fields["reason_code"].selection)
+        lines = []
+        for candidate in candidates:
+            decision = by_key.get((candidate.partner_id, candidate.occurrence_key))
+            if not decision:
+                continue
+            delivery = decision.delivery_ids[:1]
+            when = format_datetime(self.env, delivery.sent_at or decision.decided_at)
+            if delivery.state == "sent":
+                text = _(
+                    "Already received: this message reached the contact on %(when)s.", when=when
+                )
+            elif decision.outcome == "send" and delivery.state in ("pending", "queued"):
+                text = _(
+                    "Already decided: the message is on its way (decided on %(when)s).", when=when
+                )
+            else:
+                text = _(
+                    "Already decided on %(when)s (%(reason)s): it is not offered again.",
+                    when=when,
+                    reason=reasons.get(decision.reason_code, decision.reason_code),
+                )
+            lines.append(
+                {
+                    "partner_id": candidate.partner_id,
+                    "outcome": "suppress",
+                    "reason_code": "duplicate",
+                    "channel": decision.channel,
+                    "send_at": False,
+                    "explanation": text,
+                }
+            )
+        return lines
 
 
 class MarketingTriggerPreviewLine(models.TransientModel):
