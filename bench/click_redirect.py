@@ -90,7 +90,7 @@ URLS = [
     "https://www.example.com/contactus",
     "https://help.example.com/faq#delivery",
 ]
-DATA_VERSION = f"v1-{DELIVERIES}-{len(URLS)}"
+DATA_VERSION = f"v2-{DELIVERIES}-{len(URLS)}"
 PARTNER_REF = "BENCH-CLICK-"
 PEER_LABEL = "click-bench-"
 CONCURRENCY = int(os.environ.get("CLICK_CONCURRENCY", 20))
@@ -244,6 +244,10 @@ for _ in range(1000):
     if not Delivery.search_count([("state", "=", "pending"),
                                   ("scheduled_at", "<=", fields.Datetime.now())]):
         break
+# The mail server accepted them (no SMTP here: Odoo's queue is not run).
+env.cr.execute("UPDATE marketing_trigger_delivery SET state = 'sent' "
+               "WHERE trigger_id = %s AND state = 'queued'", [welcome.id])
+env.invalidate_all()
 sent = Delivery.search_count([("trigger_id", "=", welcome.id), ("state", "=", "sent"),
                               ("channel", "=", "email")])
 assert sent == n, f"{sent} of {n} welcome deliveries were sent"
