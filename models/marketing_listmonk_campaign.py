@@ -248,8 +248,9 @@ class MarketingListmonkCampaign(models.Model):
             body = body.replace(f"{base_url}{placeholder}", "{{ ManageURL }}").replace(
                 f'href="{placeholder}"', 'href="{{ ManageURL }}"'
             )
-        # Landing pages are tracked links too: the click leads to the recipient's own page.
-        body = self._absolute_landing_links(body, base_url)
+        # Relative links and landing pages are tracked too (a landing page's click leads
+        # to the recipient's own page).
+        body = self._absolute_links(body, base_url)
         own = f"{base_url}/mt/"
         urls = [href_url(m.group(3)) for m in HREF.finditer(body)]
         urls = [

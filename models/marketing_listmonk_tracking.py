@@ -55,15 +55,14 @@ class MarketingListmonkCampaign(models.Model):
         secret = self.env["marketing.trigger.engagement"]._secret()
         return sign(secret, purpose, self.trigger_id.id, *ids)
 
-    def _absolute_landing_links(self, body, base_url, preview_as=None):
-        """``body`` with links to existing landing pages (``/mt/landing/<slug>``,
-        relative or not) made absolute on ``base_url``; with ``preview_as``, the page's
-        preview as that contact (for a marketing user's test email)."""
+    def _absolute_links(self, body, base_url, preview_as=None):
+        """``body`` with every relative link made absolute on ``base_url`` (a newsletter
+        is read far from Odoo), and links to existing landing pages
+        (``/mt/landing/<slug>``) on ``base_url`` too; with ``preview_as``, they open the
+        page's preview as that contact (for a marketing user's test email)."""
         slugs = {match.group(2) for match in LANDING_PLACEHOLDER.finditer(body)}
-        if not slugs:
-            return body
         Landing = self.env["marketing.trigger.landing"].sudo()
-        known = set(Landing.search([("slug", "in", list(slugs))]).mapped("slug"))
+        known = set(Landing.search([("slug", "in", list(slugs))]).mapped("slug")) if slugs else ()
         query = f"?partner_id={preview_as.id}" if preview_as else ""
 
         def absolute(match):
@@ -72,7 +71,8 @@ class MarketingListmonkCampaign(models.Model):
                 return match.group(0)
             return f"href={quote}{base_url}/mt/landing/{slug}{query}{quote}"
 
-        return LANDING_PLACEHOLDER.sub(absolute, body)
+        body = LANDING_PLACEHOLDER.sub(absolute, body)
+        return RELATIVE_HREF.sub(lambda m: f"{m.group(1)}{m.group(2)}{base_url}/", body)
 
     def _test_body(self, partner, base_url):
         """The body as ``partner`` would read it, for a test through Odoo's email: the
@@ -91,8 +91,7 @@ class MarketingListmonkCampaign(models.Model):
             body = body.replace(f"{base_url}{placeholder}", contact).replace(
                 f'href="{placeholder}"', f'href="{contact}"'
             )
-        body = self._absolute_landing_links(body, base_url, preview_as=partner)
-        return RELATIVE_HREF.sub(lambda m: f"{m.group(1)}{m.group(2)}{base_url}/", body)
+        return self._absolute_links(body, base_url, preview_as=partner)
 
     def _body_urls(self):
         """The http(s) links of the body as composed (before tracking)."""
