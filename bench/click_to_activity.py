@@ -38,7 +38,8 @@ env["marketing.trigger"].create({
     "activity_summary": "Call {{ partner.name }}: clicked the welcome email",
     "activity_user_id": env.ref("base.user_admin").id,
 }).action_activate()
-env.cr.execute("UPDATE res_partner SET phone = '+49 40 1234567' WHERE ref LIKE 'BENCH-CLICK-%'")
+env.cr.execute("UPDATE res_partner SET phone = '+49 171 2345678', "
+               "mobile = '+49 171 2345678' WHERE ref LIKE 'BENCH-CLICK-%'")
 env.cr.execute("DELETE FROM ir_cron_trigger")
 env.cr.commit()
 """
