@@ -87,6 +87,16 @@ class TestDoubleOptIn(MarketingTriggerCase, HttpCase):
 
     # -------------------------------------------------------------- tests
 
+    def test_the_pages_show_the_company_and_its_legal_footer(self):
+        self.env.company.company_registry = "HRB 12345"
+        page = self.url_open("/mt/subscribe/seminars", headers={"User-Agent": HUMAN})
+        self.subscribe()
+        confirm = self.confirm(self.confirm_path(self.mails()), method="GET")
+        for response in (page, confirm):
+            with self.subTest(response.url):
+                self.assertIn("o_marketing_legal_footer", response.text)
+                self.assertIn("HRB 12345", response.text)
+
     def test_form_request_records_the_evidence_and_queues_one_mail(self):
         response = self.subscribe()
         self.assertEqual(response.status_code, 200)
