@@ -14,6 +14,8 @@ anything is pushed, so that nothing decided there is overwritten).
   blocklisted subscriber.
 """
 
+from datetime import timezone
+
 from odoo import _, fields, models
 
 from ..listmonk.models import format_time
@@ -27,7 +29,7 @@ ID_LOOKUP = 300  # subscriber IDs per lookup (a short URL)
 class MarketingListmonkServer(models.Model):
     _inherit = "marketing.listmonk.server"
 
-    def _read_back(self, client, started):
+    def _read_back(self, client, _started=None):
         """Blocklists and unsubscribes done in Listmonk since the last pass."""
         since = self.readback_cursor
         # The first time: every blocklist and unsubscribe Listmonk already holds.
@@ -40,9 +42,17 @@ class MarketingListmonkServer(models.Model):
             + (f" AND sl.updated_at > {stamp})" if stamp else ")")
         )
         topics = {m.listmonk_id: m.topic_id for m in self.list_ids if m.listmonk_id}
+        # The cursor is kept in Listmonk's clock (the latest change it showed us), not in
+        # ours: Listmonk and Odoo run on different machines, and a change stamped by a
+        # clock behind ours would otherwise fall before the cursor and never be read.
+        latest = since
         for subscriber in client.iter_subscribers(query, per_page=1000):
             self._apply_listmonk_state(subscriber, topics)
-        self.readback_cursor = started
+            stamps = [subscriber.updated_at, *(s.updated_at for s in subscriber.subscriptions)]
+            for stamp in filter(None, stamps):
+                stamp = stamp.astimezone(timezone.utc).replace(tzinfo=None)
+                latest = max(latest, stamp) if latest else stamp
+        self.readback_cursor = latest
 
     def _apply_listmonk_state(self, subscriber, topics, why=""):
         partner = self._partner_of(subscriber)

@@ -9,6 +9,7 @@ from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..listmonk import ListmonkClient, SubscriberData
 from ..listmonk.testing import FakeListmonk
+from ..listmonk.testing import _base as fake_base
 from ..models import marketing_listmonk_readback as readback_module
 from ..models.marketing_trigger_tracking import RETENTION_PARAM
 from .common import MarketingTriggerCase
@@ -197,6 +198,19 @@ class TestListmonkBridge(MarketingTriggerCase, HttpCase):
         proofs = len(self.env["marketing.trigger.consent"].search([]))
         self.server._sync()
         self.assertEqual(len(self.env["marketing.trigger.consent"].search([])), proofs)
+
+    @patch.object(fake_base, "CLOCK_SKEW", -timedelta(hours=1))
+    def test_a_listmonk_clock_behind_odoos_loses_no_blocklist(self):
+        dora = self.make_partner("Dora", "dora@example.com", category_id=self.tag.ids)
+        self.server._sync(full=True)
+        subscribers = self.subscribers()
+        self.lm.blocklist_subscribers([subscribers["dora@example.com"].id])
+        self.server._sync()
+        self.assertFalse(dora.marketing_consent_email)
+        # Listmonk stamps Bob's blocklisting an hour behind Odoo's clock: still read.
+        self.lm.blocklist_subscribers([subscribers["bob@example.com"].id])
+        self.server._sync()
+        self.assertFalse(self.bob.marketing_consent_email, "blocklisted: consent withdrawn")
 
     def test_hard_bounces_and_complaints_blacklist_the_address_in_odoo(self):
         self.server._sync(full=True)

@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
@@ -93,8 +93,13 @@ class Request:
         return int(self.ids["id"])
 
 
+# How far the fake's clock is off the machine's: a real Listmonk runs on another
+# machine, and its timestamps need not agree with Odoo's clock (tests patch this).
+CLOCK_SKEW = timedelta(0)
+
+
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(timezone.utc) + CLOCK_SKEW
 
 
 def new_uuid() -> str:
