@@ -65,7 +65,7 @@ class MarketingTriggerSubscriptionForm(models.Model):
     @api.constrains("slug")
     def _check_slug(self):
         for form in self:
-            if not SLUG.match(form.slug or ""):
+            if not SLUG.fullmatch(form.slug or ""):
                 raise ValidationError(
                     _(
                         "The address '%(slug)s' may only use lowercase letters, digits and "
@@ -100,7 +100,7 @@ class MarketingTriggerSubscriptionForm(models.Model):
     def _by_slug(self, slug):
         """The active form at ``slug`` (any company), or an empty recordset. The slug is
         checked before the database is asked: a malformed one never reaches SQL."""
-        if not isinstance(slug, str) or not SLUG.match(slug):
+        if not isinstance(slug, str) or not SLUG.fullmatch(slug):
             return self.browse()
         return self.sudo().search([("slug", "=", slug)], limit=1)
 

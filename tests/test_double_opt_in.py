@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 from odoo import fields
+from odoo.exceptions import ValidationError
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
@@ -86,6 +87,13 @@ class TestDoubleOptIn(MarketingTriggerCase, HttpCase):
         )
 
     # -------------------------------------------------------------- tests
+
+    def test_a_form_address_is_one_plain_word(self):
+        for slug in ("news\n", "News", "news letter", "-news"):
+            with self.subTest(slug=slug), self.assertRaises(ValidationError):
+                self.form.copy({"slug": slug, "api_key": False})
+        page = self.url_open("/mt/subscribe/seminars%0A", headers={"User-Agent": HUMAN})
+        self.assertEqual(page.status_code, 404)
 
     def test_the_pages_show_the_company_and_its_legal_footer(self):
         self.env.company.company_registry = "HRB 12345"
