@@ -59,7 +59,9 @@ class MarketingTriggerConsent(models.Model):
     date = fields.Datetime(
         "Given on",
         required=True,
-        default=fields.Datetime.now,
+        # The transaction's time, like the recording time: a proof given "now" is not
+        # dated after it was recorded.
+        default=lambda self: self.env.cr.now(),
         readonly=True,
         help="When the contact gave or withdrew the consent (e.g. the date of the signed "
         "form of an import). It cannot lie in the future.",

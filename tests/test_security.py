@@ -63,6 +63,7 @@ class TestConsentProofs(MarketingTriggerCase):
         )
         self.assertEqual(proof.user_id, self.employee)
         self.assertGreater(proof.recorded_at, datetime(2025, 1, 1))
+        self.assertLessEqual(proof.date, proof.recorded_at, "not given after it was recorded")
 
     def test_a_proof_dated_in_the_future_is_refused(self):
         partner = self.make_partner()
