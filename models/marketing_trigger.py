@@ -165,13 +165,6 @@ class MarketingTrigger(models.Model):
         return []
 
     @api.model
-    def _quiet_repeat_kinds(self):
-        """Record-event kinds that fire on every save of a record (a contact edited while
-        in the segment): an occurrence decided before is skipped without logging a
-        duplicate each time."""
-        return ["segment_entered"]
-
-    @api.model
     def _selection_kind(self):
         return self._kinds()
 
@@ -343,9 +336,7 @@ class MarketingTrigger(models.Model):
                     for partner, key in occurrences
                     if partner in allowed
                 ]
-                if candidates and self.kind in self._quiet_repeat_kinds():
-                    decided = self.env["marketing.trigger.decision"]._decided_keys(candidates)
-                    candidates = [c for c in candidates if c.key not in decided]
+                # Occurrences decided before are skipped there, for every kind.
                 self.env["marketing.trigger.decision"]._decide_and_apply(candidates)
         except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
             # Not the trigger's fault (a concurrent update of the same contact): let the
