@@ -32,7 +32,8 @@ MODULE = "marketing_trigger"
 ODOO_GIT = "https://github.com/odoo/odoo.git"
 HOW_TO_PROVIDE = f"""\
 Odoo 18 was not found. Provide it in one of these ways:
-  * make `python3 -c "import odoo"` work (an Odoo 18 source tree on python3's path), or
+  * put an Odoo 18 source tree on python3's path (e.g. its folder in a .pth file in
+    site-packages; python3 only needs to locate `odoo`, its requirements come from .venv), or
   * export ODOO_SRC=/path/to/odoo-18.0 (a folder holding odoo/ and odoo-bin), or
   * give this machine internet access: the 18.0 branch is then cloned from {ODOO_GIT}.
 """
