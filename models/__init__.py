@@ -56,6 +56,17 @@ from . import (
     marketing_listmonk_outbox,
 )
 
+# Journeys build on triggers, decisions and deliveries: after them.
+from . import (
+    marketing_journey,
+    marketing_journey_step,
+    marketing_journey_participant,
+    marketing_journey_run,
+    marketing_journey_hooks,
+    marketing_journey_enrol,
+    marketing_journey_test,
+)
+
 # Every model that puts customer URLs in messages, once they all exist.
 from . import marketing_trigger_base_url
 

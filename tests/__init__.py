@@ -12,6 +12,8 @@ from . import (
     test_event_queue,
     test_forecast_views,
     test_inbound,
+    test_journey_conditions,
+    test_journeys,
     test_install,
     test_kinds,
     test_landing_pages,

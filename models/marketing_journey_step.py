@@ -1,0 +1,348 @@
+"""A journey step: when it runs (condition on its parent, wait) and what it does.
+
+A step delegates (``_inherits``) to a hidden trigger of kind *Journey step*: its channel,
+template, texts, activity, variants, priority, topic, message class and actions are the
+trigger's own fields, so the engine decides a step's message exactly as any trigger's
+(caps, cooldowns, arbitration, send windows, consent) and its deliveries are tracked the
+same way. The occurrence of a step for a participant is ``journey:<participant id>``: the
+decision log's unique index therefore also guarantees a step runs once per participant.
+"""
+
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+from ..engine.journeys import Condition, Step, validate
+
+CONDITIONS = [
+    ("always", "Always"),
+    ("opened", "Email opened"),
+    ("not_opened", "Email not opened within"),
+    ("clicked", "Link clicked"),
+    ("not_clicked", "Link not clicked within"),
+    ("replied", "Replied"),
+    ("not_replied", "Not replied within"),
+    ("bounced", "Email bounced"),
+    ("not_sent", "Message not sent (suppressed)"),
+    ("activity_done", "Salesperson's activity done"),
+    ("activity_cancelled", "Salesperson's activity cancelled"),
+    ("activity_overdue", "Salesperson's activity still open at its deadline"),
+    ("order_confirmed", "Order confirmed within"),
+    ("order_not_confirmed", "No order confirmed within"),
+    ("matches", "Contact matches a filter"),
+    ("not_matches", "Contact does not match a filter"),
+    ("split", "A/B split"),
+]
+EMAIL_CONDITIONS = {"opened", "not_opened", "clicked", "not_clicked", "replied", "not_replied"}
+EMAIL_CONDITIONS |= {"bounced"}
+ACTIVITY_CONDITIONS = {"activity_done", "activity_cancelled", "activity_overdue"}
+WINDOW_CONDITIONS = {
+    "not_opened",
+    "not_clicked",
+    "not_replied",
+    "order_not_confirmed",
+}
+UNITS = [("hours", "Hours"), ("days", "Days")]
+ACTIONS = [
+    ("message", "Send a message"),
+    ("update", "Update the contact (tags, interests, stage)"),
+    ("journey", "Enter another journey"),
+    ("exit", "Exit the journey"),
+]
+ICONS = {
+    "message": "fa-envelope",
+    "update": "fa-tags",
+    "journey": "fa-random",
+    "exit": "fa-sign-out",
+}
+
+
+def _delta(value, unit):
+    return timedelta(hours=value or 0) if unit == "hours" else timedelta(days=value or 0)
+
+
+class MarketingJourneyStep(models.Model):
+    _name = "marketing.journey.step"
+    _description = "Marketing Journey Step"
+    _inherits = {"marketing.trigger": "trigger_id"}
+    _order = "journey_id, parent_path, id"
+    _parent_store = True
+
+    trigger_id = fields.Many2one(
+        "marketing.trigger", required=True, ondelete="restrict", auto_join=True, index=True
+    )
+    journey_id = fields.Many2one("marketing.journey", required=True, ondelete="cascade", index=True)
+    parent_id = fields.Many2one(
+        "marketing.journey.step",
+        string="After step",
+        ondelete="restrict",
+        index=True,
+        domain="[('journey_id', '=', journey_id), ('id', '!=', id)]",
+        help="Empty: the step follows the contact's entry into the journey.",
+    )
+    parent_path = fields.Char(index=True)
+    child_ids = fields.One2many("marketing.journey.step", "parent_id", string="Next steps")
+    action = fields.Selection(ACTIONS, default="message", required=True)
+    condition = fields.Selection(
+        CONDITIONS,
+        default="always",
+        required=True,
+        help="What must have happened after the previous step for this one to run. "
+        "Two steps after the same step with opposite conditions (opened / not opened) "
+        "are exclusive: a contact takes one branch only.",
+    )
+    window_value = fields.Integer("Within", default=7)
+    window_unit = fields.Selection(UNITS, default="days", required=True, string="Unit")
+    link_id = fields.Many2one(
+        "marketing.trigger.link",
+        string="Only this link",
+        ondelete="set null",
+        help="Empty: any link of the previous step's email.",
+    )
+    condition_domain = fields.Char("Filter", default="[]")
+    split_percent = fields.Integer("Share (%)", default=50)
+    wait_value = fields.Integer("Wait", default=0)
+    wait_unit = fields.Selection(UNITS, default="days", required=True, string="Wait unit")
+    target_journey_id = fields.Many2one(
+        "marketing.journey", string="Journey to enter", ondelete="restrict"
+    )
+    icon = fields.Char(compute="_compute_icon")
+    # Live counters, shown on the step cards.
+    processed_count = fields.Integer(compute="_compute_step_counters")
+    step_sent_count = fields.Integer(compute="_compute_step_counters")
+    step_suppressed_count = fields.Integer(compute="_compute_step_counters")
+    step_opened_count = fields.Integer(compute="_compute_step_counters")
+    step_clicked_count = fields.Integer(compute="_compute_step_counters")
+
+    _sql_constraints = [
+        ("wait_positive", "CHECK(wait_value >= 0)", "A wait cannot be negative."),
+        ("window_positive", "CHECK(window_value >= 0)", "A delay cannot be negative."),
+        (
+            "split_range",
+            "CHECK(split_percent >= 0 AND split_percent <= 100)",
+            "A split share is a percentage between 0 and 100.",
+        ),
+    ]
+
+    # ------------------------------------------------------------ create
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        journeys = self.env["marketing.journey"].browse(
+            [v["journey_id"] for v in vals_list if v.get("journey_id")]
+        )
+        for vals in vals_list:
+            journey = journeys.browse(vals.get("journey_id"))
+            vals["kind"] = "journey_step"
+            vals["journey_role"] = "step"
+            vals.setdefault("name", _("Step"))
+            if journey:
+                vals.setdefault("company_id", journey.company_id.id)
+                vals["state"] = "active" if journey.state == "running" else "paused"
+            if vals.get("action", "message") != "message":
+                vals["channel"] = "none"
+        steps = super().create(vals_list)
+        steps._check_parent_ran()
+        return steps
+
+    def write(self, vals):
+        if vals.get("action") and vals["action"] != "message":
+            vals = dict(vals, channel="none")
+        if "parent_id" in vals or "condition" in vals:
+            self._check_not_reached(_("its place or condition"))
+        return super().write(vals)
+
+    def unlink(self):
+        self._check_not_reached(_("it"), delete=True)
+        triggers = self.trigger_id
+        result = super().unlink()
+        triggers.exists().sudo().unlink()
+        return result
+
+    def _reached(self):
+        """The steps among these that some participant has already run."""
+        Run = self.env["marketing.journey.run"].sudo()
+        return Run.search([("step_id", "in", self.ids)]).step_id
+
+    def _check_not_reached(self, what, delete=False):
+        reached = self._reached()
+        if reached:
+            raise UserError(
+                _(
+                    "Step '%(name)s' has already run for some contacts: %(what)s cannot be "
+                    "changed any more. Archive it to stop it running, and add a new step.",
+                    name=reached[0].name,
+                    what=what,
+                )
+                if not delete
+                else _(
+                    "Step '%(name)s' has already run for some contacts and cannot be "
+                    "deleted; archive it instead (it stops running).",
+                    name=reached[0].name,
+                )
+            )
+
+    def _check_parent_ran(self):
+        """A new step applies to the participants who have not passed its parent yet;
+        nothing to do here but to say so (see ``change_note``)."""
+
+    # ------------------------------------------------------------ validation
+
+    @api.constrains("journey_id", "parent_id")
+    def _check_tree(self):
+        for step in self:
+            if step.parent_id and step.parent_id.journey_id != step.journey_id:
+                raise ValidationError(_("A step follows a step of the same journey."))
+        if self._has_cycle():
+            raise ValidationError(_("A step cannot follow itself, even indirectly."))
+
+    @api.constrains("action", "channel", "target_journey_id", "condition", "parent_id")
+    def _check_step(self):
+        for step in self:
+            if step.action == "message" and step.channel == "none":
+                raise ValidationError(
+                    _(
+                        "Step '%(name)s' sends a message: choose its channel.",
+                        name=step.name,
+                    )
+                )
+            if step.action == "update" and not step.trigger_id._has_record_actions():
+                raise ValidationError(
+                    _(
+                        "Step '%(name)s' updates the contact: choose tags, interests or a "
+                        "lifecycle stage.",
+                        name=step.name,
+                    )
+                )
+            if step.action == "journey" and (
+                not step.target_journey_id or step.target_journey_id == step.journey_id
+            ):
+                raise ValidationError(
+                    _(
+                        "Step '%(name)s': choose another journey to enter.",
+                        name=step.name,
+                    )
+                )
+            problem = step._condition_problem()
+            if problem:
+                raise ValidationError(problem)
+
+    def _condition_problem(self):
+        parent, condition = self.parent_id, self.condition
+        if condition in ("matches", "not_matches"):
+            try:
+                self._condition_filter()
+            except Exception as exc:  # noqa: BLE001 - shown to the user
+                return _(
+                    "Step '%(name)s': the filter is not valid (%(error)s).",
+                    name=self.name,
+                    error=exc,
+                )
+        if condition in ("always", "matches", "not_matches", "split", "order_confirmed"):
+            return None
+        if condition == "order_not_confirmed":
+            return None
+        if not parent:
+            return _(
+                "Step '%(name)s' reacts to the previous step's message: choose the step it "
+                "follows.",
+                name=self.name,
+            )
+        channels = (
+            {parent.channel, parent.fallback_channel} if parent.action == "message" else set()
+        )
+        if condition in EMAIL_CONDITIONS and "email" not in channels:
+            return _(
+                "Step '%(name)s': '%(condition)s' needs an email in the step it follows "
+                "('%(parent)s' sends no email).",
+                name=self.name,
+                condition=dict(CONDITIONS)[condition],
+                parent=parent.name,
+            )
+        if condition in ACTIVITY_CONDITIONS and "phone" not in channels:
+            return _(
+                "Step '%(name)s': '%(condition)s' needs a salesperson activity in the step it "
+                "follows ('%(parent)s' creates none).",
+                name=self.name,
+                condition=dict(CONDITIONS)[condition],
+                parent=parent.name,
+            )
+        if condition == "not_sent" and parent.action != "message":
+            return _(
+                "Step '%(name)s': 'message not sent' follows a step that sends a message.",
+                name=self.name,
+            )
+        return None
+
+    def _condition_filter(self):
+        from odoo.tools.safe_eval import safe_eval
+
+        domain = safe_eval(self.condition_domain or "[]")
+        self.env["res.partner"].search_count(list(domain), limit=1)
+        return list(domain)
+
+    def _engine_steps(self):
+        return [
+            Step(
+                id=step.id,
+                parent_id=step.parent_id.id or None,
+                condition=Condition(step.condition),
+                window=_delta(step.window_value, step.window_unit)
+                if step.condition in WINDOW_CONDITIONS
+                or step.condition in ("opened", "clicked", "replied", "order_confirmed")
+                and step.window_value
+                else None,
+                wait=_delta(step.wait_value, step.wait_unit),
+                wait_unit=step.wait_unit,
+                link_id=step.link_id.id or None,
+                split_percent=step.split_percent,
+                active=step.active,
+                sends_message=step.action == "message",
+            )
+            for step in self
+        ]
+
+    def _engine_validation(self):
+        """The engine's word on the whole tree (split shares, windows, …)."""
+        return validate(self._engine_steps())
+
+    # ------------------------------------------------------------ display
+
+    @api.depends("action")
+    def _compute_icon(self):
+        for step in self:
+            step.icon = ICONS.get(step.action, "fa-circle")
+
+    def _compute_step_counters(self):
+        Run = self.env["marketing.journey.run"].sudo()
+        processed = {
+            step.id: count
+            for step, count in Run._read_group(
+                [("step_id", "in", self.ids), ("participant_id.is_test", "=", False)],
+                ["step_id"],
+                ["__count"],
+            )
+        }
+        for step in self:
+            sent = step.trigger_id.sent_count
+            step.processed_count = processed.get(step.id, 0)
+            step.step_sent_count = sent
+            step.step_suppressed_count = step.trigger_id.suppressed_count
+            step.step_opened_count = step.trigger_id.opened_count
+            step.step_clicked_count = step.trigger_id.clicked_count
+
+    @api.depends("name", "action", "condition", "wait_value", "wait_unit")
+    def _compute_display_name(self):
+        for step in self:
+            step.display_name = step.name or dict(ACTIONS)[step.action]
+
+    def change_note(self):
+        """What saving a change of this running step will do, in words."""
+        self.ensure_one()
+        if self.journey_id.state != "running":
+            return ""
+        return _(
+            "The journey is running: this step applies to the contacts who have not yet "
+            "passed the step it follows; contacts already past it are not affected."
+        )
