@@ -65,6 +65,7 @@ from . import (
     marketing_journey_hooks,
     marketing_journey_enrol,
     marketing_journey_test,
+    marketing_journey_listmonk,
 )
 
 # Every model that puts customer URLs in messages, once they all exist.

@@ -55,6 +55,7 @@ ICONS = {
     "update": "fa-tags",
     "journey": "fa-random",
     "exit": "fa-sign-out",
+    "listmonk": "fa-list",
 }
 
 
@@ -197,7 +198,9 @@ class MarketingJourneyStep(models.Model):
         if self._has_cycle():
             raise ValidationError(_("A step cannot follow itself, even indirectly."))
 
-    @api.constrains("action", "channel", "target_journey_id", "condition", "parent_id")
+    @api.constrains(
+        "action", "channel", "target_journey_id", "condition", "parent_id", "listmonk_list_id"
+    )
     def _check_step(self):
         for step in self:
             if step.action == "message" and step.channel == "none":
@@ -214,6 +217,10 @@ class MarketingJourneyStep(models.Model):
                         "lifecycle stage.",
                         name=step.name,
                     )
+                )
+            if step.action == "listmonk" and not step.listmonk_list_id:
+                raise ValidationError(
+                    _("Step '%(name)s': choose the Listmonk list.", name=step.name)
                 )
             if step.action == "journey" and (
                 not step.target_journey_id or step.target_journey_id == step.journey_id

@@ -154,6 +154,33 @@ class TestJourneyConditions(JourneyCase):
         self.assertEqual(on_a + on_b, 100, "every participant takes exactly one branch")
         self.assertTrue(55 <= on_a <= 85, f"about 70 % on A, got {on_a}")
 
+    @freeze_time(NOW)
+    def test_listmonk_list_step_adds_and_removes_the_contact(self):
+        server = self.env["marketing.listmonk.server"].create(
+            {"url": "http://127.0.0.1:9", "api_user": "u", "api_token": "t"}
+        )
+        mlist = self.env["marketing.listmonk.list"].create(
+            {"name": "Seminars", "server_id": server.id, "domain": "[('city', '=', 'Hamburg')]"}
+        )
+        journey = self.make_journey()
+        add = self.Step.create(
+            {
+                "journey_id": journey.id,
+                "name": "Add to Seminars",
+                "action": "listmonk",
+                "listmonk_list_id": mlist.id,
+            }
+        )
+        (p1,) = self.start(journey, ("Lisa List", "lisa@example.com"))
+        self.assertEqual(self.ran(p1), add)
+        members = self.Partner.search(mlist._domain())
+        self.assertIn(p1.partner_id, members, "added although not in the segment")
+        hamburg = self.make_partner("Hanna Hamburg", "hanna@example.com", city="Hamburg")
+        self.assertIn(hamburg, self.Partner.search(mlist._domain()), "the segment still counts")
+        add.listmonk_operation = "remove"
+        hamburg.marketing_listmonk_removed_ids = mlist
+        self.assertNotIn(hamburg, self.Partner.search(mlist._domain()))
+
 
 @tagged("post_install", "-at_install")
 class TestJourneyTestModeAndResults(JourneyCase):
