@@ -87,8 +87,8 @@ class Uplift:
 def uplift(treat_n: int, treat_conv: int, hold_n: int, hold_conv: int) -> Uplift:
     """Compare conversions of the treated participants with those of the holdout.
 
-    An empty group has a rate of 0 and makes the test meaningless: the interval is then
-    the point itself and the p-value 1, so no division by zero can happen.
+    With an empty group there is nothing to compare: its rate is 0, the uplift 0, the
+    interval the whole possible range [-1, 1] and the p-value 1 (no division by zero).
     """
     for n, conv in ((treat_n, treat_conv), (hold_n, hold_conv)):
         if n < 0 or conv < 0 or conv > n:
@@ -97,7 +97,7 @@ def uplift(treat_n: int, treat_conv: int, hold_n: int, hold_conv: int) -> Uplift
     p2 = hold_conv / hold_n if hold_n else 0.0
     diff = p1 - p2
     if not treat_n or not hold_n:
-        return Uplift(p1, p2, diff, diff, diff, 0.0, 1.0)
+        return Uplift(p1, p2, 0.0, -1.0, 1.0, 0.0, 1.0)
     se = math.sqrt(p1 * (1 - p1) / treat_n + p2 * (1 - p2) / hold_n)
     pooled = (treat_conv + hold_conv) / (treat_n + hold_n)
     se_pooled = math.sqrt(pooled * (1 - pooled) * (1 / treat_n + 1 / hold_n))
