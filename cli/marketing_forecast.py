@@ -43,7 +43,10 @@ class MarketingForecast(Command):
                 .create({"days": own.days, "company_id": company.id})
             )
             days = wizard._simulate()
-            names = {trigger.id: trigger.display_name for trigger in wizard.trigger_ids}
+            names = {
+                trigger.id: trigger.display_name
+                for trigger in wizard.trigger_ids | wizard._forecast_extra_triggers()
+            }
             cr.rollback()
         self._print(days, own.json, names)
 

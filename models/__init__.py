@@ -66,6 +66,7 @@ from . import (
     marketing_journey_enrol,
     marketing_journey_test,
     marketing_journey_listmonk,
+    marketing_journey_forecast,
 )
 
 # Every model that puts customer URLs in messages, once they all exist.

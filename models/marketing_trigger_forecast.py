@@ -51,8 +51,7 @@ class MarketingTriggerForecast(models.TransientModel):
         self.ensure_one()
         start = fields.Datetime.now()
         end = start + timedelta(days=self.days)
-        triggers = self.trigger_ids.sudo().filtered("is_time_based")
-        candidates = [c for t in triggers for c in t._time_candidates(start, end)]
+        candidates = self._forecast_candidates(start, end)
         Decision = self.env["marketing.trigger.decision"]
         partner_ids = {c.partner_id for c in candidates}
         policy = self.env["marketing.trigger.policy"]._for_company(self.company_id)
@@ -68,16 +67,25 @@ class MarketingTriggerForecast(models.TransientModel):
             timezone=self.env.user.tz or "UTC",
         )
 
+    def _forecast_candidates(self, start, end):
+        """The candidates the period would offer to the engine (extended by journeys)."""
+        triggers = self.trigger_ids.sudo().filtered("is_time_based")
+        return [c for t in triggers for c in t._time_candidates(start, end)]
+
+    def _forecast_extra_triggers(self):
+        """Triggers forecast besides the chosen ones (e.g. journey steps)."""
+        return self.env["marketing.trigger"]
+
     def action_run(self):
         """Simulate, store one line per trigger, day, outcome and channel or reason
         (a zero line for each trigger on a day it does nothing, so every day shows),
         and open them as a graph stacked by trigger."""
         self.ensure_one()
         self.env["marketing.trigger"].check_access("read")
-        if not self.trigger_ids:
+        if not self.trigger_ids and not self._forecast_extra_triggers():
             raise UserError(_("Choose at least one time-based trigger to forecast."))
         days = self._simulate()
-        triggers = self.trigger_ids.filtered("is_time_based")
+        triggers = self.trigger_ids.filtered("is_time_based") | self._forecast_extra_triggers()
         lines = []
         for day in days:
             busy = set()

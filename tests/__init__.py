@@ -13,6 +13,7 @@ from . import (
     test_forecast_views,
     test_inbound,
     test_journey_conditions,
+    test_journey_scale,
     test_journeys,
     test_install,
     test_kinds,
