@@ -26,6 +26,7 @@ GOALS = [
     ("order_confirmed", "Order confirmed"),
     ("lead_won", "Opportunity won"),
     ("filter", "Contact matches a filter"),
+    ("trigger", "Another trigger fires (e.g. an inbound event)"),
 ]
 
 
@@ -73,6 +74,14 @@ class MarketingJourney(models.Model):
         help="Reaching the goal ends the contact's journey at once and counts as a " "conversion.",
     )
     goal_domain = fields.Char("Goal filter", default="[]")
+    goal_trigger_id = fields.Many2one(
+        "marketing.trigger",
+        string="Goal trigger",
+        ondelete="restrict",
+        domain="[('journey_role', '=', False), ('kind', '!=', 'newsletter')]",
+        help="The goal is reached when this trigger fires for the contact after entry "
+        "(e.g. the booking webhook of an inbound trigger).",
+    )
     holdout_percent = fields.Integer(
         "Holdout (%)",
         default=0,
@@ -140,8 +149,12 @@ class MarketingJourney(models.Model):
         triggers.exists().sudo().unlink()
         return result
 
-    @api.constrains("goal", "goal_domain")
+    @api.constrains("goal", "goal_domain", "goal_trigger_id")
     def _check_goal(self):
+        for journey in self.filtered(lambda j: j.goal == "trigger" and not j.goal_trigger_id):
+            raise ValidationError(
+                _("Journey '%(name)s': choose the goal trigger.", name=journey.name)
+            )
         for journey in self.filtered(lambda j: j.goal == "filter"):
             try:
                 domain = journey._goal_domain()

@@ -33,6 +33,7 @@ class MarketingTriggerDecision(models.Model):
 
     def _apply_record_actions(self):
         result = super()._apply_record_actions()
+        self._wake_journey_goals()
         entries = self.filtered(
             lambda d: d.trigger_id.journey_role == "entry"
             and d.outcome != "error"
@@ -52,6 +53,25 @@ class MarketingTriggerDecision(models.Model):
                 except Exception:  # a journey never blocks what made the contact enter
                     _logger.exception("Contacts could not enter journey %s", journey.id)
         return result
+
+    def _wake_journey_goals(self):
+        """A trigger that is a journey's goal fired: its participants look now."""
+        fired = self.filtered(lambda d: d.outcome != "error" and d.reason_code != "duplicate")
+        if not fired:
+            return
+        journeys = (
+            self.env["marketing.journey"]
+            .sudo()
+            .search([("goal", "=", "trigger"), ("goal_trigger_id", "in", fired.trigger_id.ids)])
+        )
+        if journeys:
+            self.env["marketing.journey.participant"].sudo().search(
+                [
+                    ("journey_id", "in", journeys.ids),
+                    ("partner_id", "in", fired.partner_id.ids),
+                    ("state", "=", "running"),
+                ]
+            )._wake()
 
 
 class MarketingTriggerDelivery(models.Model):

@@ -12,6 +12,9 @@ from odoo import fields, models
 from odoo.tools import SQL
 
 from ..engine.journeys import Fact, Outcome, Run
+from ..engine.values import CONSENT_OF, Channel
+
+CHANNELS = {c.value for c in Channel}
 
 DELIVERED = ("queued", "sent", "bounced")
 
@@ -196,7 +199,6 @@ class MarketingJourneyParticipant(models.Model):
     def _exit_on_goal_and_consent(self, journey, now):
         """End the participants that reached the journey's goal, were archived, or
         withdrew the consent every remaining message of the journey needs."""
-        partners = self.partner_id.with_context(active_test=False)
         archived = self.filtered(lambda p: not p.partner_id.active)
         archived._exit("archived")
         live = self - archived
@@ -204,17 +206,27 @@ class MarketingJourneyParticipant(models.Model):
             reached = live._goal_reached(journey)
             reached._exit("goal")
             live -= reached
-        email_steps = journey.step_ids.filtered(
-            lambda s: s.action == "message" and s.channel == "email" and not s.fallback_channel
-        )
-        message_steps = journey.step_ids.filtered(lambda s: s.action == "message")
-        if live and message_steps and email_steps == message_steps:
-            facts = self.env["marketing.trigger.decision"]._partner_facts(set(partners.ids))
-            withdrawn = live.filtered(
-                lambda p: not facts.get(p.partner_id.id) or not _may_email(facts[p.partner_id.id])
-            )
-            if withdrawn:
-                withdrawn._exit("unsubscribed")
+        if live:
+            live._exit_on_consent(journey)
+
+    def _exit_on_consent(self, journey):
+        """End the participants whose remaining messages all need a channel the contact
+        withdrew consent for (or blacklisted). Service messages need no consent."""
+        steps = journey.step_ids.filtered(lambda s: s.action == "message" and s.active)
+        marketing = steps.filtered(lambda s: s.message_class != "service")
+        if not steps or marketing != steps:
+            return
+        facts = self.env["marketing.trigger.decision"]._partner_facts(set(self.partner_id.ids))
+        ran = {}
+        for run in self.run_ids:
+            ran.setdefault(run.participant_id.id, set()).add(run.step_id.id)
+        withdrawn = self.browse()
+        for participant in self:
+            remaining = steps.filtered(lambda s, p=participant: s.id not in ran.get(p.id, ()))
+            fact = facts.get(participant.partner_id.id)
+            if remaining and fact and not any(_usable(s, fact) for s in remaining):
+                withdrawn |= participant
+        withdrawn._exit("unsubscribed")
 
     def _goal_reached(self, journey):
         if journey.goal == "filter":
@@ -226,6 +238,19 @@ class MarketingJourneyParticipant(models.Model):
             facts = {p.id: [] for p in self}
             self._order_facts(facts)
             return self.filtered(lambda p: facts[p.id])
+        if journey.goal == "trigger":
+            self.env["marketing.trigger.decision"].flush_model()
+            self.env.cr.execute(
+                SQL(
+                    """SELECT DISTINCT p.id FROM marketing_journey_participant p
+                    JOIN marketing_trigger_decision d ON d.partner_id = p.partner_id
+                    WHERE p.id = ANY(%s) AND d.trigger_id = %s AND d.decided_at >= p.entered_at
+                      AND d.outcome != 'error' AND d.reason_code != 'duplicate'""",
+                    self.ids,
+                    journey.goal_trigger_id.id,
+                )
+            )
+            return self.browse(row[0] for row in self.env.cr.fetchall())
         if journey.goal == "lead_won":
             self.env.cr.execute(
                 SQL(
@@ -274,11 +299,18 @@ class MarketingJourneyStep(models.Model):
             participants._exit("exit_step")
 
 
-def _may_email(facts):
-    """Whether the engine's facts of a contact still allow a marketing email."""
+def _usable(step, facts):
+    """Whether the contact's standing consents let ``step``'s message go out on one of
+    its channels (the engine decides the rest: addresses, caps, windows)."""
     consents = {getattr(c, "value", c) for c in facts.consents}
     blacklisted = {getattr(c, "value", c) for c in facts.blacklisted}
-    return "email" in consents and "email" not in blacklisted
+    for channel in (step.channel, step.fallback_channel):
+        if not channel or channel in blacklisted:
+            continue
+        consent = CONSENT_OF.get(Channel(channel)) if channel in CHANNELS else None
+        if consent is None or consent.value in consents:
+            return True
+    return False
 
 
 def _run_outcome(created, outcome, reason, send_at, decided_at, dstate, sent_at, scheduled):

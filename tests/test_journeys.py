@@ -327,6 +327,50 @@ class TestJourneys(JourneyCase):
         with self.assertRaisesRegex(ValidationError, "not a valid filter"):
             self.make_journey("Bad goal", goal="filter", goal_domain="[('nope', '=', 1)]")
 
+    @freeze_time(NOW)
+    def test_withdrawn_consent_ends_a_journey_of_emails_only(self):
+        journey = self.make_journey()
+        day0 = self.email_step(journey, "Day 0")
+        self.email_step(journey, "Day 3", day0, wait_value=3)
+        journey.action_run()
+        partner = self.make_partner("Ulla Unsubscribe", "ulla@example.com")
+        self.advance()
+        self.dispatch()
+        partner.marketing_consent_email = False
+        with freeze_time(NOW + timedelta(days=1)):
+            self.advance()
+        participant = self.participant(journey, partner)
+        self.assertEqual((participant.state, participant.exit_reason), ("exited", "unsubscribed"))
+        self.assertEqual(self.ran(participant), day0)
+
+    @freeze_time(NOW)
+    def test_goal_another_trigger_fires(self):
+        booking = self.env["marketing.trigger"].create(
+            {"name": "Booked", "kind": "order_confirmed", "channel": "none"}
+        )
+        booking.action_activate()
+        journey = self.make_journey(goal="trigger", goal_trigger_id=booking.id)
+        day0 = self.email_step(journey, "Day 0")
+        self.email_step(journey, "Day 3", day0, wait_value=3)
+        journey.action_run()
+        partner = self.make_partner("Gina Goal", "gina@example.com")
+        self.advance()
+        order = self.env["sale.order"].create(
+            {
+                "partner_id": partner.id,
+                "order_line": [
+                    (0, 0, {"product_id": self.env.ref("product.product_product_4").id})
+                ],
+            }
+        )
+        order.action_confirm()
+        self.process_events()
+        self.advance()
+        participant = self.participant(journey, partner)
+        self.assertEqual((participant.state, participant.exit_reason), ("exited", "goal"))
+        with self.assertRaisesRegex(ValidationError, "choose the goal trigger"):
+            self.make_journey("No goal trigger", goal="trigger")
+
     def test_a_journey_without_steps_cannot_start(self):
         journey = self.make_journey()
         with self.assertRaisesRegex(UserError, "add at least one step"):
