@@ -77,27 +77,7 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .journey_stats import Uplift, in_holdout, split_branch, uplift
-
-__all__ = [
-    "Condition",
-    "Due",
-    "Fact",
-    "FactKind",
-    "Outcome",
-    "Participant",
-    "ParticipantState",
-    "Plan",
-    "Run",
-    "Step",
-    "Uplift",
-    "WaitUnit",
-    "in_holdout",
-    "plan",
-    "split_branch",
-    "uplift",
-    "validate",
-]
+from .journey_stats import Uplift, in_holdout, split_branch, uplift  # noqa: F401 - public API
 
 
 class Condition(str, Enum):
