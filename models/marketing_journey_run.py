@@ -36,7 +36,7 @@ class MarketingJourneyRun(models.Model):
     decision_id = fields.Many2one(
         "marketing.trigger.decision", index="btree_not_null", ondelete="set null"
     )
-    outcome = fields.Selection(related="decision_id.outcome", string="Decision")
+    outcome = fields.Selection(related="decision_id.outcome", string="Outcome")
     reason_code = fields.Selection(related="decision_id.reason_code")
     explanation = fields.Text(related="decision_id.explanation")
     delivery_state = fields.Selection(related="decision_id.delivery_state")

@@ -281,6 +281,30 @@ def cmd_demo() -> int:
         check=True,
         cwd=ROOT,
     )
+    # The story: shipped journeys started, contacts at different steps (demo only).
+    story = ROOT / "tools" / "demo_story.py"
+    subprocess.run(
+        [
+            sys.executable,
+            str(src / "odoo-bin"),
+            "shell",
+            f"--addons-path={addons_path(src)}",
+            *pg_options(),
+            "-d",
+            db,
+            "--no-http",
+            "--log-level=warn",
+        ],
+        input=(
+            "import runpy\n"
+            f"runpy.run_path({str(story)!r}, init_globals={{'env': env}})['tell'](env)\n"
+            "env.cr.commit()\n"
+        ),
+        text=True,
+        env=odoo_env(src),
+        check=True,
+        cwd=ROOT,
+    )
     print(
         f"\nOdoo is starting on http://127.0.0.1:{port}  (database {db})\n"
         "Log in with  admin / admin . Stop with Ctrl+C.\n",
