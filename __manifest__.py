@@ -44,7 +44,14 @@
     ],
     "demo": ["demo/marketing_trigger_demo.xml"],
     "assets": {
-        "web.assets_backend": ["marketing_trigger/static/src/views/integer_graph.js"],
+        "web.assets_backend": [
+            "marketing_trigger/static/src/journey_tree/journey_tree.js",
+            "marketing_trigger/static/src/journey_tree/journey_tree.xml",
+            "marketing_trigger/static/src/journey_tree/journey_tree.scss",
+        ],
+        # Odoo 18 loads the graph view lazily: a patch of it in web.assets_backend
+        # fails to load (unmet dependency @web/views/graph/graph_renderer).
+        "web.assets_backend_lazy": ["marketing_trigger/static/src/views/integer_graph.js"],
     },
     "application": True,
     "installable": True,

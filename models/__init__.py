@@ -67,6 +67,7 @@ from . import (
     marketing_journey_test,
     marketing_journey_listmonk,
     marketing_journey_forecast,
+    marketing_journey_funnel,
 )
 
 # Every model that puts customer URLs in messages, once they all exist.

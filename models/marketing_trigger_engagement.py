@@ -123,17 +123,25 @@ class MarketingTriggerDelivery(models.Model):
 
     def _record_engagement(self, kind, when=None):
         """Note the first human open or click and fire the engagement triggers now.
-        ``kind`` is "opened" or "clicked"; a click implies the email was opened."""
+        ``kind`` is "opened" or "clicked"; a click implies the email was opened.
+
+        Only a first open or click fires (the occurrence is the delivery's, so a repeat
+        can never be decided again): a contact clicking ten times queues one event and
+        wakes the event cron once, not ten times."""
         when = when or fields.Datetime.now()
         values = {"opened_at": when} if kind == "opened" else {"clicked_at": when}
+        first_opened, first_clicked = self.browse(), self.browse()
         for delivery in self:
             first = {k: v for k, v in values.items() if not delivery[k]}
             if kind == "clicked" and not delivery.opened_at:
                 first["opened_at"] = when
             if first:
                 delivery.write(first)
+            if "opened_at" in first:
+                first_opened |= delivery
+            if "clicked_at" in first:
+                first_clicked |= delivery
         self.partner_id._marketing_record_activity(when)
         Trigger = self.env["marketing.trigger"]
-        if kind == "clicked":
-            Trigger._fire("link_clicked", self)
-        Trigger._fire("email_opened", self)
+        Trigger._fire("link_clicked", first_clicked)
+        Trigger._fire("email_opened", first_opened)

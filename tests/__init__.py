@@ -14,6 +14,7 @@ from . import (
     test_inbound,
     test_journey_conditions,
     test_journey_scale,
+    test_journey_ui,
     test_journeys,
     test_install,
     test_kinds,
