@@ -25,7 +25,11 @@ from .marketing_trigger_tracking import record_id
 
 _logger = logging.getLogger(__name__)
 
-EVENT_BATCH = 2000
+EVENT_BATCH = 2000  # events claimed at most at once
+EVENT_CHUNK = 20  # events claimed first in a run, before their cost is known
+# A run (one transaction) stops claiming events after this long, so that what it decided
+# is committed within about that long under load; Odoo re-runs it while events remain.
+EVENT_RUN_SECONDS = 0.5
 WAKE_INTERVAL = 1.0  # seconds between two wake-up notifications per database
 
 _wake_lock = threading.Lock()
@@ -365,12 +369,29 @@ class MarketingTriggerEvent(models.Model):
     # ------------------------------------------------------------- process
 
     @api.model
-    def _cron_process_events(self, batch_size=EVENT_BATCH):
-        """Evaluate queued events, one batch per run; Odoo re-runs while work remains."""
-        events = self.sudo()._claim(batch_size)
-        events._process()
+    def _cron_process_events(self, batch_size=EVENT_BATCH, seconds=EVENT_RUN_SECONDS):
+        """Evaluate queued events until the queue is empty or about ``seconds`` have
+        passed, then commit: what a run decided (the salesperson's activities
+        included) shows within about that long, even under load. The first chunk is
+        small; the next ones are sized by the time an event took so far, up to
+        ``batch_size``. While events remain, Odoo runs the cron again at once (progress
+        API) and the cron workers are notified, so there is no idle gap between runs."""
+        started, done, size = time.monotonic(), 0, min(EVENT_CHUNK, batch_size)
+        while True:
+            events = self.sudo()._claim(size)
+            events._process()
+            done += len(events)
+            elapsed = time.monotonic() - started
+            if len(events) < size or elapsed >= seconds:
+                break
+            per_event = max(elapsed, 1e-3) / done
+            size = int(min(batch_size, max(EVENT_CHUNK, (seconds - elapsed) / per_event)))
         remaining = self.sudo().search_count([("state", "=", "pending")])
-        self.env["ir.cron"]._notify_progress(done=len(events), remaining=remaining)
+        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+        if remaining:
+            # After 10 runs in a row Odoo's cron worker sleeps until it is notified.
+            dbname = self.env.cr.dbname
+            self.env.cr.postcommit.add(lambda: _send_notification(dbname))
         self._gc_events()
 
     @api.model
