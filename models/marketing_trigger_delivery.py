@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL, split_every
 
 from ..engine import Candidate, Channel, MessageClass
@@ -13,6 +14,9 @@ from .common import CHANNEL_SELECTION
 _logger = logging.getLogger(__name__)
 
 DISPATCH_BATCH = 500
+# At most this many calls due now are turned into activities by the transaction that
+# decided them; more (a time trigger's sweep) go to the dispatcher, in its batches.
+DISPATCH_NOW_LIMIT = 200
 # Occurrence key prefix -> the model of the record it names (activities go there).
 OCCURRENCE_MODELS = {
     "order": "sale.order",
@@ -103,7 +107,8 @@ class MarketingTriggerDelivery(models.Model):
     @api.model
     def _create_for(self, decisions):
         """Queue one delivery per "send" decision, count it in the partner's ledger at
-        the moment it will go out, and wake the dispatcher for that moment."""
+        the moment it will go out, and wake the dispatcher for that moment. A few calls
+        due now become their activities at once (see ``_dispatch_now``)."""
         deliveries = self.create(
             [
                 {
@@ -118,9 +123,36 @@ class MarketingTriggerDelivery(models.Model):
             ]
         )
         deliveries._add_touches()
-        cron = self.env.ref("marketing_trigger.ir_cron_dispatch")
-        cron._trigger(at=sorted(set(deliveries.mapped("scheduled_at")))[:50])
+        deliveries._dispatch_now()
+        waiting = deliveries.filtered(lambda d: d.state == "pending")
+        if waiting:
+            cron = self.env.ref("marketing_trigger.ir_cron_dispatch")
+            cron._trigger(at=sorted(set(waiting.mapped("scheduled_at")))[:50])
         return deliveries
+
+    def _dispatch_now(self):
+        """Create the salesperson's activities of the calls among these new deliveries
+        that are due now, in the transaction that decided them: "call now" must not wait
+        for the dispatcher's next turn (under load that turn is many seconds away). The
+        same checks as the dispatcher's apply (``_dispatch``). A large batch (a time
+        trigger's sweep) is left to the dispatcher, and so is anything that fails here:
+        the deliveries stay pending and the dispatcher sends or reports them."""
+        now = fields.Datetime.now()
+        calls = self.filtered(lambda d: d.channel == "phone" and d.scheduled_at <= now)
+        if not calls or len(calls) > DISPATCH_NOW_LIMIT:
+            return
+        try:
+            with self.env.cr.savepoint():
+                calls._dispatch()
+        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+            raise  # the caller's transaction is retried as a whole
+        except Exception:  # noqa: BLE001 - the dispatcher retries and reports it
+            _logger.warning(
+                "Activities of deliveries %s could not be created at once; the dispatcher "
+                "will retry",
+                calls.ids,
+                exc_info=True,
+            )
 
     def _add_touches(self):
         """Count the deliveries in their partners' ledgers, at the moment they go out."""
@@ -374,8 +406,12 @@ class MarketingTriggerDelivery(models.Model):
 
     def _schedule_activities(self):
         """A call activity for the salesperson of the order or lead the occurrence is
-        about, else the partner's, on that record, saying why and by when."""
+        about, else the partner's, on that record, saying why and by when. The
+        activities are created in one batch (Odoo subscribes each salesperson once per
+        batch and model)."""
         today = fields.Date.context_today(self)
+        default_type = self.env.ref("mail.mail_activity_data_call").id
+        scheduled, vals_list = self.browse(), []
         for delivery in self:
             record = delivery._occurrence_record()
             model_id = self.env["ir.model"]._get_id(record._name)
@@ -397,8 +433,7 @@ class MarketingTriggerDelivery(models.Model):
             values = {
                 "res_model_id": model_id,
                 "res_id": record.id,
-                "activity_type_id": trigger.activity_type_id.id
-                or self.env.ref("mail.mail_activity_data_call").id,
+                "activity_type_id": trigger.activity_type_id.id or default_type,
                 "summary": summary,
                 "note": _(
                     "Marketing trigger %(trigger)s: %(why)s",
@@ -409,11 +444,23 @@ class MarketingTriggerDelivery(models.Model):
                 "date_deadline": today + timedelta(days=max(trigger.activity_deadline_days, 0)),
             }
             # A kind may word it for the salesperson (a callback names its time).
-            values = trigger._activity_values(delivery, user, values)
-            activity = self.env["mail.activity"].sudo().create(values)
-            delivery.write(
-                {"state": "sent", "sent_at": fields.Datetime.now(), "activity_id": activity.id}
-            )
+            vals_list.append(trigger._activity_values(delivery, user, values))
+            scheduled |= delivery
+        if not scheduled:
+            return
+        # The salespeople's "assigned to you" emails go through Odoo's email queue, sent
+        # in one batch (its cron is woken), not one SMTP session each after the commit:
+        # the cron that creates the activities must not wait for the mail server.
+        activities = (
+            self.env["mail.activity"]
+            .sudo()
+            .with_context(mail_notify_force_send=False)
+            .create(vals_list)
+        )
+        self.env.ref("mail.ir_cron_mail_scheduler_action")._trigger()
+        for delivery, activity in zip(scheduled, activities, strict=True):
+            delivery.activity_id = activity
+        scheduled.write({"state": "sent", "sent_at": fields.Datetime.now()})
 
     def _webhook_document(self, text):
         """The JSON document an outbound webhook receives (documented in README.md)."""

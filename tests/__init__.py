@@ -25,6 +25,7 @@ from . import (
     test_policy,
     test_preview,
     test_public_routes,
+    test_realtime_load,
     test_record_events,
     test_security,
     test_sender,
