@@ -82,6 +82,10 @@ class MarketingJourneyStep(models.Model):
         domain="[('journey_id', '=', journey_id), ('id', '!=', id)]",
         help="Empty: the step follows the contact's entry into the journey.",
     )
+    journey_state = fields.Selection(related="journey_id.state", string="Journey status")
+    is_reached = fields.Boolean(
+        compute="_compute_is_reached", help="Some contact has already run this step."
+    )
     parent_path = fields.Char(index=True)
     child_ids = fields.One2many("marketing.journey.step", "parent_id", string="Next steps")
     action = fields.Selection(ACTIONS, default="message", required=True)
@@ -143,9 +147,7 @@ class MarketingJourneyStep(models.Model):
                 vals["state"] = "active" if journey.state == "running" else "paused"
             if vals.get("action", "message") != "message":
                 vals["channel"] = "none"
-        steps = super().create(vals_list)
-        steps._check_parent_ran()
-        return steps
+        return super().create(vals_list)
 
     def write(self, vals):
         if vals.get("action") and vals["action"] != "message":
@@ -160,6 +162,11 @@ class MarketingJourneyStep(models.Model):
         result = super().unlink()
         triggers.exists().sudo().unlink()
         return result
+
+    def _compute_is_reached(self):
+        reached = self._reached() if self.ids else self.browse()
+        for step in self:
+            step.is_reached = step in reached
 
     def _reached(self):
         """The steps among these that some participant has already run."""
@@ -183,10 +190,6 @@ class MarketingJourneyStep(models.Model):
                     name=reached[0].name,
                 )
             )
-
-    def _check_parent_ran(self):
-        """A new step applies to the participants who have not passed its parent yet;
-        nothing to do here but to say so (see ``change_note``)."""
 
     # ------------------------------------------------------------ validation
 
@@ -289,17 +292,25 @@ class MarketingJourneyStep(models.Model):
         self.env["res.partner"].search_count(list(domain), limit=1)
         return list(domain)
 
+    def _window(self):
+        """The engine's window of this step's condition: the delay the user gave; for
+        "activity still open", the deadline of the activity the parent created."""
+        if self.condition == "activity_overdue":
+            return timedelta(days=max(self.parent_id.activity_deadline_days, 0) + 1)
+        if self.condition in WINDOW_CONDITIONS or (
+            self.condition in ("opened", "clicked", "replied", "order_confirmed")
+            and self.window_value
+        ):
+            return _delta(self.window_value, self.window_unit)
+        return None
+
     def _engine_steps(self):
         return [
             Step(
                 id=step.id,
                 parent_id=step.parent_id.id or None,
                 condition=Condition(step.condition),
-                window=_delta(step.window_value, step.window_unit)
-                if step.condition in WINDOW_CONDITIONS
-                or step.condition in ("opened", "clicked", "replied", "order_confirmed")
-                and step.window_value
-                else None,
+                window=step._window(),
                 wait=_delta(step.wait_value, step.wait_unit),
                 wait_unit=step.wait_unit,
                 link_id=step.link_id.id or None,
@@ -343,13 +354,3 @@ class MarketingJourneyStep(models.Model):
     def _compute_display_name(self):
         for step in self:
             step.display_name = step.name or dict(ACTIONS)[step.action]
-
-    def change_note(self):
-        """What saving a change of this running step will do, in words."""
-        self.ensure_one()
-        if self.journey_id.state != "running":
-            return ""
-        return _(
-            "The journey is running: this step applies to the contacts who have not yet "
-            "passed the step it follows; contacts already past it are not affected."
-        )

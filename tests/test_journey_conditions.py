@@ -88,14 +88,24 @@ class TestJourneyConditions(JourneyCase):
         call = self.call_step(journey, "Call")
         done = self.email_step(journey, "After the call", call, condition="activity_done")
         cancelled = self.email_step(journey, "Call cancelled", call, condition="activity_cancelled")
-        p1, p2 = self.start(
-            journey, ("Dora Done", "dora@example.com"), ("Carl Cancel", "carl@example.com")
+        overdue = self.email_step(journey, "Still not called", call, condition="activity_overdue")
+        p1, p2, p3 = self.start(
+            journey,
+            ("Dora Done", "dora@example.com"),
+            ("Carl Cancel", "carl@example.com"),
+            ("Otto Open", "otto.open@example.com"),
         )
         self.delivery(p1, call).activity_id.action_feedback("Talked to her")
         self.delivery(p2, call).activity_id.unlink()
         self.advance()
         self.assertEqual(self.ran(p1), call | done)
         self.assertEqual(self.ran(p2), call | cancelled)
+        self.assertEqual(self.ran(p3), call, "its activity is not overdue yet")
+        # The activity is due in a day (the step's deadline): the day after, still open.
+        with freeze_time(NOW + timedelta(days=2, minutes=1)):
+            self.advance()
+        self.assertEqual(self.ran(p3), call | overdue)
+        self.assertEqual(self.ran(p1), call | done, "a done activity is never overdue")
 
     @freeze_time(NOW)
     def test_order_not_confirmed_within_and_filter_conditions(self):

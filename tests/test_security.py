@@ -350,6 +350,10 @@ MATRIX = {
     "marketing.trigger.link": ("r", "r", "", "", "", ""),
     "marketing.listmonk.server": ("rwcu", "r", "", "", "", ""),
     "marketing.listmonk.campaign": ("rwcu", "rwc", "", "", "", ""),
+    "marketing.journey": ("rwcu", "r", "", "", "", ""),
+    "marketing.journey.step": ("rwcu", "r", "", "", "", ""),
+    "marketing.journey.participant": ("rw", "r", "", "", "", ""),
+    "marketing.journey.run": ("r", "r", "", "", "", ""),
 }
 OPERATIONS = {"r": "read", "w": "write", "c": "create", "u": "unlink"}
 
