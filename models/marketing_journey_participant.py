@@ -13,11 +13,17 @@ import logging
 from datetime import timedelta
 
 from odoo import _, api, fields, models
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL
 
 from ..engine.journeys import Participant, plan
 
 _logger = logging.getLogger(__name__)
+
+
+def _error_text(exc):
+    return f"{type(exc).__name__}: {exc}"
+
 
 ADVANCE_BATCH = 500
 EXIT_REASONS = [
@@ -190,26 +196,52 @@ class MarketingJourneyParticipant(models.Model):
                 return
             ran = self.browse()
             for journey, group in todo.grouped("journey_id").items():
-                try:
-                    with self.env.cr.savepoint():
-                        ran |= group._advance_journey(journey, now)
-                except Exception as exc:  # noqa: BLE001 - one journey never blocks another
-                    _logger.exception("Journey %s failed", journey.id)
-                    group._record_error(journey, exc)
+                ran |= group._advance_isolated(journey, now)
             todo = ran
         if todo:
             todo.filtered(lambda p: p.state == "running").write({"next_check_at": now})
 
-    def _record_error(self, journey, exc):
-        message = f"{type(exc).__name__}: {exc}"
+    def _advance_isolated(self, journey, now):
+        """Advance these participants of ``journey`` as one batch; if the batch fails,
+        one by one, so that a participant whose step fails records its error and the
+        others go on. A journey that fails for every participant is paused."""
+        try:
+            with self.env.cr.savepoint():
+                return self._advance_journey(journey, now)
+        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+            raise  # a concurrent update: the cron's transaction is retried as a whole
+        except Exception as exc:  # noqa: BLE001 - one journey never blocks another
+            _logger.exception("Journey %s failed for a batch of participants", journey.id)
+            if len(self) == 1:
+                self._record_error(exc)
+                failed, error = self, exc
+            else:
+                failed, error, ran = self.browse(), exc, self.browse()
+                for participant in self:
+                    try:
+                        with self.env.cr.savepoint():
+                            ran |= participant._advance_journey(journey, now)
+                    except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+                        raise
+                    except Exception as one:  # noqa: BLE001 - recorded on the participant
+                        participant._record_error(one)
+                        failed |= participant
+                        error = one
+                if failed != self:
+                    return ran
+            if journey.state == "running":
+                # The step fails for every participant: pause the journey, say why.
+                journey.write({"state": "paused", "last_error": _error_text(error)})
+                journey.entry_trigger_id.action_pause()
+            return self.browse()
+
+    def _record_error(self, exc):
         self.write(
-            {"last_error": message, "next_check_at": fields.Datetime.now() + timedelta(hours=1)}
+            {
+                "last_error": _error_text(exc),
+                "next_check_at": fields.Datetime.now() + timedelta(hours=1),
+            }
         )
-        if journey.state == "running":
-            # The whole batch failed on the same error: a journey whose steps fail for
-            # every participant is paused with the error shown.
-            journey.write({"state": "paused", "last_error": message})
-            journey.entry_trigger_id.action_pause()
 
     def _advance_journey(self, journey, now):
         """Plan and run the due steps of these participants of ``journey``; returns the

@@ -371,6 +371,45 @@ class TestJourneys(JourneyCase):
         with self.assertRaisesRegex(ValidationError, "choose the goal trigger"):
             self.make_journey("No goal trigger", goal="trigger")
 
+    @freeze_time(NOW)
+    def test_a_failing_contact_records_its_error_and_the_others_go_on(self):
+        from unittest.mock import patch
+
+        from odoo.addons.marketing_trigger.models.marketing_journey_run import (
+            MarketingJourneyStep,
+        )
+
+        journey = self.make_journey()
+        self.email_step(journey, "Day 0")
+        journey.action_run()
+        good = self.make_partner("Gerd Good", "gerd@example.com")
+        bad = self.make_partner("Bert Bad", "bert@example.com")
+        original = MarketingJourneyStep._run_for
+
+        def run_for(step, participants, now):
+            if bad in participants.partner_id:
+                raise ValueError("the template cannot render for Bert")
+            return original(step, participants, now)
+
+        with (
+            patch.object(MarketingJourneyStep, "_run_for", run_for),
+            mute_logger("odoo.addons.marketing_trigger.models.marketing_journey_participant"),
+        ):
+            self.advance()
+            self.assertEqual(len(self.participant(journey, good).run_ids), 1)
+            failed = self.participant(journey, bad)
+            self.assertFalse(failed.run_ids)
+            self.assertIn("cannot render for Bert", failed.last_error)
+            self.assertEqual(journey.state, "running", "the others went on")
+            # Failing for everyone pauses the journey with the error shown.
+            only_bad = self.make_journey("Only Bert")
+            self.email_step(only_bad, "Day 0")
+            only_bad.action_run()
+            only_bad._enter([(bad, "manual")])
+            self.advance()
+        self.assertEqual(only_bad.state, "paused")
+        self.assertIn("cannot render for Bert", only_bad.last_error)
+
     def test_a_journey_without_steps_cannot_start(self):
         journey = self.make_journey()
         with self.assertRaisesRegex(UserError, "add at least one step"):
