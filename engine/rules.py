@@ -77,13 +77,15 @@ LABELS = {
 }
 
 _REASON_SEND = Reason.SEND
+# A call is not "sent": it becomes a task for the salesperson.
+_VERB = {c: f"Sent by {label}" for c, label in LABELS.items()}
+_VERB[Channel.PHONE] = "Given to the salesperson as a call task"
 _SENT_TEXT = {
-    c: f"Sent by {label}: consent given, within caps, cooldowns and send window."
-    for c, label in LABELS.items()
+    c: f"{verb}: consent given, within caps, cooldowns and send window."
+    for c, verb in _VERB.items()
 }
 _SERVICE_TEXT = {
-    c: f"Sent by {label}: service message, no marketing consent needed."
-    for c, label in LABELS.items()
+    c: f"{verb}: service message, no marketing consent needed." for c, verb in _VERB.items()
 }
 _PARAMS = {c: (("channel", c.value),) for c in LABELS}
 
@@ -430,10 +432,7 @@ class _Run:
         if service:
             text = _SERVICE_TEXT[channel]
         elif window_moved:
-            text = (
-                f"Sent by {LABELS[channel]} at {_fmt(at)} UTC, the next moment inside "
-                "the send window."
-            )
+            text = f"{_VERB[channel]} at {_fmt(at)} UTC, the next moment inside " "the send window."
         else:
             text = _SENT_TEXT[channel]
         return Decision(candidate, _SEND, _REASON_SEND, text, channel, at, _PARAMS[channel])

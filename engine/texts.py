@@ -10,15 +10,17 @@ renders it once over sample values.
 'Hi Ada!'
 >>> check_template("Hi {{ partner.name ")
 "unexpected end of template, expected 'end of print statement'."
->>> check_template("{{ partner.__class__ }}")
-"access to attribute '__class__' of 'dict' object is unsafe."
+>>> check_template("{{ partner.__class__ }}").split(".")[0]
+'unknown variable partner'
+>>> check_template("{{ payload.__class__ }}")
+"access to attribute '__class__' of '_AnyValue' object is unsafe."
 >>> check_template("Hi {{ partner.name }}") is None
 True
 """
 
 from __future__ import annotations
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 
@@ -62,8 +64,56 @@ def render_text(template: str, values: dict) -> str:
     return _environment().from_string(template or "").render(values).strip()
 
 
+def variables(values: dict | None = None) -> list[str]:
+    """The variables a text may use, as users write them.
+
+    >>> variables()[:3]
+    ['partner.name', 'partner.first_name', 'partner.city']
+    """
+    names = []
+    for top, value in (values or SAMPLE_VALUES).items():
+        if isinstance(value, dict):
+            names += [f"{top}.{key}" for key in value]
+        else:
+            names.append(f"{top}.…")
+    return names
+
+
+def unknown_variables(template: str, values: dict | None = None) -> list[str]:
+    """The variables ``template`` names that are not offered (in order of appearance).
+
+    >>> unknown_variables("Hi {{ partner.nmae }} from {{ company.name }} {{ foo }}")
+    ['partner.nmae', 'foo']
+    >>> unknown_variables("{{ payload.seminar.date }} {% for x in [1] %}{{ x }}{% endfor %}")
+    []
+    """
+    values = values or SAMPLE_VALUES
+    tree = _environment().parse(template or "")
+    local = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    unknown = []
+    for node in tree.find_all((nodes.Getattr, nodes.Name)):
+        if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name):
+            top, attr = node.node.name, node.attr
+            value = values.get(top)
+            if isinstance(value, dict) and attr not in value:
+                unknown.append(f"{top}.{attr}")
+        elif isinstance(node, nodes.Name) and node.ctx == "load":
+            if node.name not in values and node.name not in local:
+                unknown.append(node.name)
+    return list(dict.fromkeys(unknown))
+
+
 def check_template(template: str, values: dict | None = None) -> str | None:
     """None if ``template`` renders over the sample values, else the error to show."""
+    try:
+        unknown = unknown_variables(template, values)
+    except TemplateError as exc:
+        return str(exc)
+    if unknown:
+        return (
+            f"unknown variable {', '.join(unknown)}. You can use: "
+            f"{', '.join(variables(values))}."
+        )
     try:
         render_text(template, values or SAMPLE_VALUES)
     except TemplateError as exc:

@@ -25,6 +25,7 @@ from . import (
     marketing_trigger_event,
     marketing_trigger_forecast,
     marketing_trigger_interest,
+    marketing_trigger_kind_info,
     marketing_trigger_landing,
     marketing_trigger_landing_preview,
     marketing_trigger_partner,

@@ -3,7 +3,7 @@
 CHANNEL_SELECTION = [
     ("email", "Email"),
     ("sms", "SMS"),
-    ("phone", "Phone call"),
+    ("phone", "Salesperson call (task)"),
     ("newsletter", "Newsletter"),
     ("voice", "Voice message"),
     ("fax", "Fax"),

@@ -149,6 +149,18 @@ class MarketingJourney(models.Model):
         triggers.exists().sudo().unlink()
         return result
 
+    @api.constrains("kind")
+    def _check_entry_kind(self):
+        for journey in self.filtered(lambda j: j.kind in ("newsletter", "journey_step")):
+            raise ValidationError(
+                _(
+                    "Journey '%(name)s': contacts enter on an event or a date; choose another "
+                    "entry (a newsletter's clicks are the kinds 'Link clicked' and 'Email "
+                    "opened').",
+                    name=journey.name,
+                )
+            )
+
     @api.constrains("goal", "goal_domain", "goal_trigger_id")
     def _check_goal(self):
         for journey in self.filtered(lambda j: j.goal == "trigger" and not j.goal_trigger_id):

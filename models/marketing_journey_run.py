@@ -38,7 +38,7 @@ class MarketingJourneyRun(models.Model):
     )
     outcome = fields.Selection(related="decision_id.outcome", string="Outcome")
     reason_code = fields.Selection(related="decision_id.reason_code")
-    explanation = fields.Text(related="decision_id.explanation")
+    explanation = fields.Text(related="decision_id.explanation_local")
     delivery_state = fields.Selection(related="decision_id.delivery_state")
 
     _sql_constraints = [

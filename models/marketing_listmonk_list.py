@@ -92,8 +92,9 @@ class MarketingListmonkSubscriber(models.Model):
     listmonk_id = fields.Integer("Listmonk ID", index=True, readonly=True)
     email = fields.Char(readonly=True)
     list_ids = fields.Char(
-        "Listmonk lists", readonly=True, help="Listmonk list IDs, as ',1,4,' (for searching)."
+        "Listmonk list IDs", readonly=True, help="Listmonk list IDs, as ',1,4,' (for searching)."
     )
+    list_names = fields.Char("Lists", compute="_compute_list_names")
     payload_hash = fields.Char(readonly=True)
     state = fields.Selection(
         [("synced", "Synced"), ("failed", "Refused by Listmonk")],
@@ -111,6 +112,18 @@ class MarketingListmonkSubscriber(models.Model):
             "A partner is linked once to a Listmonk server.",
         )
     ]
+
+    def _compute_list_names(self):
+        lists = self.env["marketing.listmonk.list"].sudo().with_context(active_test=False)
+        names = {
+            (mlist.server_id.id, mlist.listmonk_id): mlist.name
+            for mlist in lists.search([("server_id", "in", self.server_id.ids)])
+        }
+        for subscriber in self:
+            subscriber.list_names = ", ".join(
+                names.get((subscriber.server_id.id, list_id), f"#{list_id}")
+                for list_id in sorted(subscriber._list_id_set())
+            )
 
     def _list_id_set(self):
         self.ensure_one()

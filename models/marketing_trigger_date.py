@@ -21,7 +21,9 @@ class MarketingTrigger(models.Model):
         string="Date field",
         ondelete="cascade",
         domain="[('model', '=', 'res.partner'), ('ttype', 'in', ('date', 'datetime')), "
-        "('store', '=', True)]",
+        "('store', '=', True), ('name', 'not in', ('create_date', 'write_date', "
+        "'message_last_post', 'signup_expiration', 'date_localization', "
+        "'marketing_last_activity_at', 'marketing_callback_at'))]",
         help="The contact's date the trigger is relative to, e.g. a contract end date.",
     )
     date_offset_days = fields.Integer(
@@ -172,16 +174,23 @@ class MarketingTrigger(models.Model):
             return bool(at) and f"callback:{at.isoformat()}" == occurrence_key
         return super()._still_due(partner, occurrence_key)
 
+    @api.model
+    def _callback_moment(self, occurrence_key):
+        """The moment a callback occurrence key names ("callback:<UTC time>"), or None."""
+        prefix, _sep, moment = (occurrence_key or "").partition(":")
+        if prefix != "callback":
+            return None
+        try:
+            return datetime.fromisoformat(moment)
+        except ValueError:
+            return None
+
     def _activity_values(self, delivery, user, values):
         """The activity of ``delivery`` for ``user``, in the salesperson's words: a
         callback says when the contact asked to be called (in ``user``'s time zone; the
         time is the point, so it replaces the configured summary) and is due that day."""
-        key = delivery.occurrence_key or ""
-        if self.kind != "callback" or not key.startswith("callback:"):
-            return values
-        try:
-            at = datetime.fromisoformat(key.partition(":")[2])
-        except ValueError:
+        at = self._callback_moment(delivery.occurrence_key) if self.kind == "callback" else None
+        if not at:
             return values
         try:
             zone = ZoneInfo(user.tz or self.env.user.tz or "UTC")

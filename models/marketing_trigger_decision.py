@@ -1,5 +1,7 @@
 import logging
-from datetime import datetime
+import re
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg2
 from odoo import _, api, fields, models
@@ -10,9 +12,27 @@ from ..engine import decide
 from .common import CHANNEL_SELECTION
 
 _logger = logging.getLogger(__name__)
+_UTC_TIME = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}) UTC")
+
+
+def local_times(text, tz_name):
+    """``text`` with its "2026-03-10 07:00 UTC" times shown in ``tz_name``."""
+    if not text or tz_name in (None, "", "UTC"):
+        return text
+    try:
+        zone = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return text
+
+    def local(match):
+        at = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+        return at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+    return _UTC_TIME.sub(local, text)
+
 
 REASONS = [
-    ("send", "Sent"),
+    ("send", "All checks passed"),
     ("duplicate", "Already decided"),
     ("expired", "Deadline passed"),
     ("outside_window", "No send window before the deadline"),
@@ -59,14 +79,24 @@ class MarketingTriggerDecision(models.Model):
         help="The trigger's company, set at creation (a plain column: thousands are "
         "written per evaluation).",
     )
-    occurrence_key = fields.Char(required=True)
+    occurrence_key = fields.Char(
+        "Occurrence",
+        required=True,
+        help="What the message is about, e.g. 'birthday:2027' or the order: a contact gets "
+        "one message per trigger and occurrence.",
+    )
     outcome = fields.Selection(
         [("send", "Send"), ("defer", "Deferred"), ("suppress", "Suppressed"), ("error", "Error")],
         required=True,
         index=True,
     )
-    reason_code = fields.Selection(REASONS, string="Reason", required=True, index=True)
-    explanation = fields.Text()
+    reason_code = fields.Selection(REASONS, string="Why", required=True, index=True)
+    explanation = fields.Text("Explanation (UTC)")
+    explanation_local = fields.Text(
+        "Explanation",
+        compute="_compute_explanation_local",
+        help="The explanation, with its times in your time zone.",
+    )
     channel = fields.Selection(CHANNEL_SELECTION)
     decided_at = fields.Datetime(required=True, default=fields.Datetime.now, index=True)
     send_at = fields.Datetime(
@@ -93,6 +123,13 @@ class MarketingTriggerDecision(models.Model):
     delivery_failure_reason = fields.Text(
         related="delivery_ids.failure_reason", string="Why not delivered", readonly=True
     )
+
+    @api.depends("explanation")
+    @api.depends_context("tz")
+    def _compute_explanation_local(self):
+        tz_name = self.env.context.get("tz") or self.env.user.tz or "UTC"
+        for decision in self:
+            decision.explanation_local = local_times(decision.explanation, tz_name)
 
     def init(self):
         self.env.cr.execute(

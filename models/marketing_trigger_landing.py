@@ -72,9 +72,10 @@ class MarketingTriggerLanding(models.Model):
 
     name = fields.Char(required=True, translate=True)
     slug = fields.Char(
+        "Web address",
         required=True,
-        help="Link to it from an email template as /mt/landing/<slug>; each recipient "
-        "gets their own signed address.",
+        help="The page's address: link to it from an email as /mt/landing/<web address> "
+        "(e.g. /mt/landing/seminars-2027); each recipient gets their own signed link.",
     )
     intro = fields.Html(translate=True)
     next_url = fields.Char("Link on to", help="Where the page's button leads (http or https).")

@@ -9,7 +9,7 @@ from odoo import _, api, fields, models
 from odoo.tools import format_datetime
 
 from .common import CHANNEL_SELECTION
-from .marketing_trigger_decision import REASONS
+from .marketing_trigger_decision import REASONS, local_times
 
 PREVIEW_LIMIT = 2000
 PREVIEW_LINES = 200
@@ -293,4 +293,12 @@ class MarketingTriggerPreviewLine(models.TransientModel):
     )
     channel = fields.Selection(CHANNEL_SELECTION, readonly=True)
     send_at = fields.Datetime(readonly=True)
-    explanation = fields.Text(readonly=True)
+    explanation = fields.Text("Explanation (UTC)", readonly=True)
+    explanation_local = fields.Text("Explanation", compute="_compute_explanation_local")
+
+    @api.depends("explanation")
+    @api.depends_context("tz")
+    def _compute_explanation_local(self):
+        tz_name = self.env.context.get("tz") or self.env.user.tz or "UTC"
+        for line in self:
+            line.explanation_local = local_times(line.explanation, tz_name)
