@@ -18,6 +18,7 @@ from . import (
     marketing_trigger_consent,
     marketing_trigger_date,
     marketing_trigger_decision,
+    marketing_trigger_delay_units,
     marketing_trigger_delivery,
     marketing_trigger_delivery_outcome,
     marketing_trigger_delivery_sender,
