@@ -111,8 +111,25 @@ class MarketingTriggerDelivery(models.Model):
             steps._journey_participants()._wake()
 
     def _record_engagement(self, kind, when=None):
+        # Wake the participants on a first open or click; on a repeat click only when a
+        # step waits for a click on one given link (another link may be that one).
+        column = "clicked_at" if kind == "clicked" else "opened_at"
+        first = self.filtered(lambda d: not d[column])
         result = super()._record_engagement(kind, when)
-        self._wake_journeys()
+        repeat = self - first
+        if kind == "clicked" and repeat:
+            steps = (
+                self.env["marketing.journey.step"]
+                .sudo()
+                .search(
+                    [
+                        ("parent_id.trigger_id", "in", repeat.trigger_id.ids),
+                        ("link_id", "!=", False),
+                    ]
+                )
+            )
+            first |= repeat.filtered(lambda d: d.trigger_id in steps.parent_id.trigger_id)
+        first._wake_journeys()
         return result
 
     def _mark_queued(self, fname, messages):
