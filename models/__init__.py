@@ -72,6 +72,9 @@ from . import (
     marketing_journey_funnel,
 )
 
+# The callback scenario extends the callback kind, engagement and deliveries: after them.
+from . import marketing_trigger_callback
+
 # Every model that puts customer URLs in messages, once they all exist.
 from . import marketing_trigger_base_url
 

@@ -56,7 +56,8 @@ class MarketingJourneyParticipant(models.Model):
         """Candidates of the message steps these participants would reach by ``end``."""
         steps = journey.step_ids
         by_id = {s.id: s for s in steps}
-        engine_steps = steps._engine_steps()
+        anchored = bool(steps.anchor_field_id)
+        shared = steps._engine_steps()
         runs, _pending = self._history()
         facts = self._facts(runs)
         filters = steps.filtered(lambda s: s.condition in ("matches", "not_matches"))
@@ -72,7 +73,7 @@ class MarketingJourneyParticipant(models.Model):
             matches = {sid: participant.partner_id in found for sid, found in matching.items()}
             for _depth in range(MAX_DEPTH):
                 result = plan(
-                    engine_steps,
+                    steps._engine_steps(participant.partner_id) if anchored else shared,
                     participant._engine_participant(),
                     history,
                     facts.get(participant.id, ()),

@@ -247,7 +247,8 @@ class MarketingJourneyParticipant(models.Model):
         """Plan and run the due steps of these participants of ``journey``; returns the
         participants that ran a step."""
         steps = journey.with_context(active_test=False).step_ids
-        engine_steps = steps._engine_steps()
+        shared = steps._engine_steps()
+        anchored = bool(steps.anchor_field_id)
         by_id = {s.id: s for s in steps}
         self._exit_on_goal_and_consent(journey, now)
         live = self.filtered(lambda p: p.state == "running")
@@ -257,9 +258,13 @@ class MarketingJourneyParticipant(models.Model):
         facts = live._facts(runs)
         plans = {}
         needs = {}
+        steps_of = {
+            participant: steps._engine_steps(participant.partner_id) if anchored else shared
+            for participant in live
+        }
         for participant in live:
             plans[participant] = plan(
-                engine_steps,
+                steps_of[participant],
                 participant._engine_participant(),
                 runs.get(participant.id, ()),
                 facts.get(participant.id, ()),
@@ -272,7 +277,7 @@ class MarketingJourneyParticipant(models.Model):
             matches = self._matches(needs, by_id)
             for participant in {p for group in needs.values() for p in group}:
                 plans[participant] = plan(
-                    engine_steps,
+                    steps_of[participant],
                     participant._engine_participant(),
                     runs.get(participant.id, ()),
                     facts.get(participant.id, ()),

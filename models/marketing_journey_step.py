@@ -8,7 +8,8 @@ same way. The occurrence of a step for a participant is ``journey:<participant i
 decision log's unique index therefore also guarantees a step runs once per participant.
 """
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
@@ -57,6 +58,22 @@ ICONS = {
     "exit": "fa-sign-out",
     "listmonk": "fa-list",
 }
+
+
+def _anchor_moment(partner, field):
+    """The contact's date as a naive UTC moment: a date at 9:00 in the contact's time
+    zone, a datetime as stored. None when the contact has no such date."""
+    value = partner[field.name]
+    if not value:
+        return None
+    if isinstance(value, datetime):
+        return value
+    try:
+        zone = ZoneInfo(partner.tz or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = datetime.combine(value, time(9, 0), tzinfo=zone)
+    return local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
 
 
 def _delta(value, unit):
@@ -109,6 +126,22 @@ class MarketingJourneyStep(models.Model):
     split_percent = fields.Integer("Share (%)", default=50)
     wait_value = fields.Integer("Wait", default=0)
     wait_unit = fields.Selection(UNITS, default="days", required=True, string="Wait unit")
+    anchor_field_id = fields.Many2one(
+        "ir.model.fields",
+        string="Counted from the contact's date",
+        ondelete="cascade",
+        domain="[('model', '=', 'res.partner'), ('ttype', 'in', ('date', 'datetime')), "
+        "('store', '=', True), ('name', 'not in', ('create_date', 'write_date', "
+        "'message_last_post', 'signup_expiration', 'date_localization', "
+        "'marketing_last_activity_at', 'marketing_callback_at'))]",
+        help="Empty: the wait counts from the previous step. Set: the step is due the "
+        "given time before or after this date of the contact (at 9:00 in the contact's "
+        "time zone for a date), never before the previous step ran. A contact without "
+        "the date skips the step.",
+    )
+    anchor_direction = fields.Selection(
+        [("after", "after"), ("before", "before")], default="after", string="Before or after"
+    )
     target_journey_id = fields.Many2one(
         "marketing.journey", string="Journey to enter", ondelete="restrict"
     )
@@ -304,22 +337,33 @@ class MarketingJourneyStep(models.Model):
             return _delta(self.window_value, self.window_unit)
         return None
 
-    def _engine_steps(self):
-        return [
-            Step(
-                id=step.id,
-                parent_id=step.parent_id.id or None,
-                condition=Condition(step.condition),
-                window=step._window(),
-                wait=_delta(step.wait_value, step.wait_unit),
-                wait_unit=step.wait_unit,
-                link_id=step.link_id.id or None,
-                split_percent=step.split_percent,
-                active=step.active,
-                sends_message=step.action == "message",
+    def _engine_steps(self, partner=None):
+        """The engine's steps; ``partner`` resolves anchored waits to its dates (without
+        a partner, as for validation, an anchored step counts from its parent)."""
+        steps = []
+        for step in self:
+            wait, anchor, active = _delta(step.wait_value, step.wait_unit), None, step.active
+            if step.anchor_field_id and partner is not None:
+                anchor = _anchor_moment(partner, step.anchor_field_id)
+                active = active and anchor is not None
+                if step.anchor_direction == "before":
+                    wait = -wait
+            steps.append(
+                Step(
+                    id=step.id,
+                    parent_id=step.parent_id.id or None,
+                    condition=Condition(step.condition),
+                    window=step._window(),
+                    wait=wait,
+                    wait_unit=step.wait_unit,
+                    anchor=anchor,
+                    link_id=step.link_id.id or None,
+                    split_percent=step.split_percent,
+                    active=active,
+                    sends_message=step.action == "message",
+                )
             )
-            for step in self
-        ]
+        return steps
 
     def _engine_validation(self):
         """The engine's word on the whole tree (split shares, windows, …)."""

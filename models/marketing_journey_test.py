@@ -119,7 +119,7 @@ class MarketingJourneyTest(models.TransientModel):
         journey = self.journey_id
         steps = journey.with_context(active_test=False).step_ids
         by_id = {s.id: s for s in steps}
-        engine_steps = steps._engine_steps()
+        engine_steps = steps._engine_steps(self.partner_id)
         participant = Participant(
             key=f"test:{journey.id}:{self.partner_id.id}",
             entered_at=self.started_at,

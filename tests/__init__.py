@@ -2,6 +2,7 @@ from . import (
     test_access,
     test_act_when_due,
     test_actions,
+    test_callback_scenario,
     test_channels,
     test_consent,
     test_conventions,

@@ -165,6 +165,39 @@ class TestJourneyConditions(JourneyCase):
         self.assertTrue(55 <= on_a <= 85, f"about 70 % on A, got {on_a}")
 
     @freeze_time(NOW)
+    def test_a_wait_counted_from_a_date_of_the_contact(self):
+        """'3 days before the contact's date, at 9:00 their time'; no date, no step."""
+        journey = self.make_journey()
+        start = self.email_step(journey, "Start")
+        date_field = self.env["ir.model.fields"]._get("res.partner", "marketing_birthdate")
+        reminder = self.email_step(
+            journey,
+            "3 days before",
+            start,
+            wait_value=3,
+            anchor_field_id=date_field.id,
+            anchor_direction="before",
+        )
+        journey.action_run()
+        dated = self.make_partner(
+            "Dana Date", "dana@example.com", tz="Europe/Berlin", marketing_birthdate="2026-03-20"
+        )
+        undated = self.make_partner("Udo Undated", "udo@example.com")
+        self.advance()
+        self.dispatch()
+        with freeze_time(datetime(2026, 3, 17, 7, 59)):
+            self.advance()
+        self.assertEqual(self.ran(self.participant(journey, dated)), start)
+        # 17 March, 9:00 in Berlin is 8:00 UTC.
+        with freeze_time(datetime(2026, 3, 17, 8, 1)):
+            self.advance()
+            self.dispatch()
+            self.advance()
+        self.assertEqual(self.ran(self.participant(journey, dated)), start | reminder)
+        self.assertEqual(self.ran(self.participant(journey, undated)), start)
+        self.assertEqual(self.participant(journey, undated).state, "done")
+
+    @freeze_time(NOW)
     def test_listmonk_list_step_adds_and_removes_the_contact(self):
         server = self.env["marketing.listmonk.server"].create(
             {"url": "http://127.0.0.1:9", "api_user": "u", "api_token": "t"}
