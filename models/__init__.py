@@ -29,6 +29,7 @@ from . import (
     marketing_trigger_kind_info,
     marketing_trigger_landing,
     marketing_trigger_landing_preview,
+    marketing_trigger_parallel,
     marketing_trigger_partner,
     marketing_trigger_policy,
     marketing_trigger_preview,
