@@ -45,7 +45,7 @@ link_tracker_click per redirect; the script exits non-zero otherwise.
 cProfile's top of ours to stderr. ``--rebuild`` drops the cached database first.
 Environment: BENCH_CLICK_DB (the cached database's name; the run's copy is
 <name>_run), CLICK_DURATION, CLICK_WARMUP, CLICK_ROUNDS, CLICK_CONCURRENCY,
-CLICK_WORKERS (0 = threaded).
+CLICK_WORKERS (0 = threaded), CLICK_CRON_WORKERS.
 """
 
 from __future__ import annotations
@@ -98,6 +98,7 @@ WARMUP = float(os.environ.get("CLICK_WARMUP", 3))
 DURATION = float(os.environ.get("CLICK_DURATION", 15))
 ROUNDS = int(os.environ.get("CLICK_ROUNDS", 3))
 WORKERS = int(os.environ.get("CLICK_WORKERS", 2))
+CRON_WORKERS = int(os.environ.get("CLICK_CRON_WORKERS", 1))
 DRAIN_TIMEOUT = 75  # above the prefork cron worker's poll interval (60-69 s)
 HUMAN = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -385,7 +386,7 @@ class Server:
             f"--http-port={self.port}",
             f"--gevent-port={devtool.free_port()}",
             f"--workers={self.workers}",
-            "--max-cron-threads=1",
+            f"--max-cron-threads={CRON_WORKERS}",
             "--log-level=warn",
         )
         self.log = open(SERVER_LOG, "a")  # noqa: SIM115 - closed in stop()
