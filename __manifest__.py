@@ -7,7 +7,7 @@
     "license": "LGPL-3",
     "author": "marketing_trigger developers",
     "website": "https://example.invalid/marketing_trigger",
-    "depends": ["contacts", "mail", "sale_management", "crm", "sms"],
+    "depends": ["contacts", "mail", "sale_management", "sale_stock", "crm", "sms"],
     "external_dependencies": {
         "python": ["httpx", "phonenumbers", "jinja2", "holidays"],
     },
