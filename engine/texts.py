@@ -53,6 +53,55 @@ SAMPLE_VALUES = {
 }
 
 
+# What a text may name about the record behind an occurrence, by the record's model
+# (kinds that come from an order, a delivery, an opportunity, a price watch or a
+# purchase). The host passes the same keys, as plain strings, at send time.
+RECORD_SAMPLES = {
+    "sale.order": {
+        "order": {
+            "name": "S00042",
+            "date": "2026-03-10",
+            "amount": "490.00 €",
+            "contents": "1 × Rhetoric seminar Hamburg",
+            "first_item": "Rhetoric seminar Hamburg",
+            "planned_date": "2026-04-02",
+            "salesperson": "Sam Sales",
+        }
+    },
+    "stock.picking": {
+        "delivery": {
+            "name": "WH/OUT/00007",
+            "date": "2026-03-12",
+            "time": "09:00",
+            "contents": "2 × Toner cartridge black",
+            "address": "Mönckebergstraße 7, 20095 Hamburg, Germany",
+            "order": "S00042",
+        }
+    },
+    "crm.lead": {"opportunity": {"name": "Leadership training for 12", "salesperson": "Sam Sales"}},
+    "marketing.price.watch": {
+        "watch": {"product": "Rhetoric seminar", "price": "390.00 €", "target": "400.00 €"}
+    },
+    "sale.order.line": {
+        "purchase": {"product": "Toner cartridge black", "date": "2025-09-01", "order": "S00042"}
+    },
+}
+
+
+def sample_values(model: str | None = None) -> dict:
+    """The values a text is checked against at save: the contact's, plus the record's
+    when the message is about an order, a delivery, an opportunity…
+
+    >>> sorted(sample_values("stock.picking"))
+    ['company', 'delivery', 'partner', 'payload', 'trigger']
+    >>> sample_values() is SAMPLE_VALUES
+    True
+    """
+    if not model or model not in RECORD_SAMPLES:
+        return SAMPLE_VALUES
+    return {**SAMPLE_VALUES, **RECORD_SAMPLES[model]}
+
+
 def _environment() -> SandboxedEnvironment:
     return SandboxedEnvironment(
         autoescape=False, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True

@@ -12,6 +12,7 @@ CHANNELS = [
     ("sms", "SMS"),
     ("phone", "Salesperson call (activity)"),
     ("voice", "Voice message (outbound webhook)"),
+    ("fax", "Fax (outbound webhook)"),
 ]
 
 _logger = logging.getLogger(__name__)
@@ -126,8 +127,11 @@ class MarketingTrigger(models.Model):
     mail_template_id = fields.Many2one(
         "mail.template",
         string="Email template",
-        domain="[('model', '=', 'res.partner')]",
+        domain="[('model_id', '=', render_model_id)]",
         tracking=True,
+        help="Rendered on what the message is about: the contact, or the record behind "
+        "the occurrence (the order, the delivery, the opportunity, the price watch) for "
+        "kinds that come from one. It always goes to the decided contact.",
     )
     variant_ids = fields.One2many(
         "marketing.trigger.variant",
@@ -207,10 +211,10 @@ class MarketingTrigger(models.Model):
     def _check_ready_to_run(self):
         for trigger in self.filtered(lambda t: t.state == "active"):
             channels = {trigger.channel, trigger.fallback_channel}
-            if {"sms", "voice"} & channels and not trigger.sms_body:
+            if {"sms", "voice", "fax"} & channels and not trigger.sms_body:
                 raise ValidationError(
                     _(
-                        "Trigger '%(name)s' sends SMS or voice messages: write the text.",
+                        "Trigger '%(name)s' sends SMS, voice or fax messages: write the text.",
                         name=trigger.name,
                     )
                 )

@@ -18,10 +18,35 @@ class MarketingTriggerContent(models.AbstractModel):
     name = fields.Char(required=True, translate=True)
     partner_domain = fields.Char(default="[]")
     mail_template_id = fields.Many2one(
-        "mail.template", string="Email template", domain="[('model', '=', 'res.partner')]"
+        "mail.template",
+        string="Email template",
+        domain="[('model_id', '=', render_model_id)]",
+        help="Rendered on what the message is about: the contact, or the record behind "
+        "the occurrence (the order, the delivery, the opportunity, the price watch) for "
+        "kinds that come from one. It always goes to the decided contact.",
+    )
+    render_model_id = fields.Many2one(
+        "ir.model",
+        string="Templates made for",
+        compute="_compute_render_model_id",
+        help="The kind of record this message is rendered on: its email template must "
+        "be made for it.",
     )
     sms_body = fields.Text("SMS text", translate=True)
     activity_summary = fields.Char(translate=True)
+
+    def _render_model(self):
+        """The model the message is rendered on (the contact unless a kind says
+        otherwise)."""
+        return "res.partner"
+
+    def _compute_render_model_id(self):
+        for record in self:
+            record.render_model_id = self.env["ir.model"]._get(record._render_model())
+
+    def _text_sample_values(self):
+        """Sample values a text of this content is checked against at save."""
+        return None
 
     def _partner_domain(self):
         self.ensure_one()
@@ -49,16 +74,21 @@ class MarketingTriggerContent(models.AbstractModel):
     @api.constrains("mail_template_id")
     def _check_mail_template(self):
         for record in self:
-            if record.mail_template_id and record.mail_template_id.model != "res.partner":
+            wanted = record._render_model()
+            if record.mail_template_id and record.mail_template_id.model != wanted:
                 raise ValidationError(
                     _(
-                        "The email template of %(what)s '%(name)s' must be made for contacts.",
+                        "The email template of %(what)s '%(name)s' must be made for "
+                        "%(model)s (it is made for %(other)s): its messages are about a "
+                        "%(model)s and name it.",
                         what=record._description,
                         name=record.name,
+                        model=self.env["ir.model"]._get(wanted).name,
+                        other=record.mail_template_id.model_id.name,
                     )
                 )
             if record.mail_template_id:
-                error = record._mail_template_error(record.mail_template_id)
+                error = record._mail_template_error(record.mail_template_id, wanted)
                 if error:
                     raise ValidationError(
                         _(
@@ -72,10 +102,16 @@ class MarketingTriggerContent(models.AbstractModel):
                     )
 
     @api.model
-    def _mail_template_error(self, template):
-        """Render the template's subject and body for one contact (the company's own, as
-        a sample, without sending anything); the error a user must fix, or None."""
-        sample = self.env.company.partner_id
+    def _mail_template_error(self, template, model="res.partner"):
+        """Render the template's subject and body for one sample record (the company's
+        own contact, or the latest record of ``model``), without sending anything; the
+        error a user must fix, or None."""
+        if model == "res.partner":
+            sample = self.env.company.partner_id
+        else:
+            sample = self.env[model].sudo().search([], limit=1, order="id desc")
+            if not sample:
+                return None  # nothing to try it on yet; a failure at send names the field
         try:
             with self.env.cr.savepoint():
                 template = template.sudo()
@@ -89,7 +125,9 @@ class MarketingTriggerContent(models.AbstractModel):
     def _check_texts(self):
         for record in self:
             for field_name in TEXT_FIELDS:
-                error = record[field_name] and check_template(record[field_name])
+                error = record[field_name] and check_template(
+                    record[field_name], record._text_sample_values()
+                )
                 if error:
                     raise ValidationError(
                         _(

@@ -235,7 +235,7 @@ class MarketingTriggerDelivery(models.Model):
         calls = sendable.filtered(lambda d: d.channel == "phone")
         if calls:
             calls._schedule_activities()
-        for delivery in sendable.filtered(lambda d: d.channel == "voice"):
+        for delivery in sendable.filtered(lambda d: d.channel in ("voice", "fax")):
             delivery._send_webhook()
 
     def _candidate(self):
@@ -252,13 +252,27 @@ class MarketingTriggerDelivery(models.Model):
         if not template:
             self._cancel(_("The trigger has no template."), state="failed")
             return
+        records = {delivery: delivery._render_record() for delivery in self}
+        gone = self.filtered(lambda d: not records[d])
+        for delivery in gone:
+            delivery._cancel(
+                _(
+                    "Not sent: the %(record)s this message is about no longer exists.",
+                    record=self.env["ir.model"]._get(template.model).name,
+                ),
+                state="failed",
+            )
+        if gone:
+            (self - gone)._send_emails(template)
+            return
         seen, repeated = set(), self.browse()
         for delivery in self:
-            if delivery.partner_id.id in seen:
+            if records[delivery].id in seen:
                 repeated |= delivery
-            seen.add(delivery.partner_id.id)
+            seen.add(records[delivery].id)
         if repeated:
-            # Two triggers sharing a template reach one partner: one email each.
+            # Two triggers sharing a template reach one partner (or are about one
+            # record): one email each.
             (self - repeated)._send_emails(template)
             repeated._send_emails(template)
             return
@@ -271,18 +285,22 @@ class MarketingTriggerDelivery(models.Model):
             return
         try:
             with self.env.cr.savepoint():
+                # Rendered on the contact, or on the record the occurrence is about
+                # (the order, the delivery…), and always sent to the decided contact.
+                recipients = {records[d].id: d.partner_id.id for d in self}
                 mails = (
                     template.sudo()
                     .with_context(
-                        marketing_trigger_batch_render=True, marketing_trigger_recipients=True
+                        marketing_trigger_batch_render=True,
+                        marketing_trigger_recipients=recipients,
                     )
                     # A notification email keeps its message when Odoo deletes the
-                    # email once sent: the contact's chatter keeps what was sent.
-                    .send_mail_batch(self.partner_id.ids, email_values={"is_notification": True})
+                    # email once sent: the record's chatter keeps what was sent.
+                    .send_mail_batch(list(recipients), email_values={"is_notification": True})
                 )
-                # Odoo groups the batch by language: match the emails by recipient.
-                by_partner = {mail.res_id: mail for mail in mails}
-                mails = self.env["mail.mail"].concat(*(by_partner[d.partner_id.id] for d in self))
+                # Odoo groups the batch by language: match the emails by record.
+                by_record = {mail.res_id: mail for mail in mails}
+                mails = self.env["mail.mail"].concat(*(by_record[records[d].id] for d in self))
                 self._sign_as_sender(template, mails)
                 self._mark_queued("mail_id", mails)
                 self._link_sent_messages()
@@ -308,7 +326,7 @@ class MarketingTriggerDelivery(models.Model):
                 continue
             try:
                 with self.env.cr.savepoint():
-                    template._render_field(fname, self.partner_id.ids)
+                    template._render_field(fname, self._render_record().ids)
             except Exception as field_exc:  # noqa: BLE001 - we are looking for it
                 return _(
                     "The email template %(template)s could not be rendered for this "
