@@ -19,6 +19,7 @@
         "data/marketing_trigger_policy_data.xml",
         "data/marketing_trigger_data.xml",
         "data/marketing_trigger_callback_data.xml",
+        "data/marketing_trigger_record_data.xml",
         "data/ir_cron_data.xml",
         "data/marketing_trigger_subscription_data.xml",
         "views/marketing_trigger_views.xml",

@@ -48,3 +48,35 @@ class MarketingTriggerInbound(http.Controller):
         return _answer(
             *request.env["marketing.trigger.event"]._receive_inbound(trigger_id, secret, body)
         )
+
+
+MAX_KEYPAD_BODY = 4 * 1024
+
+
+class MarketingTriggerKeypad(http.Controller):
+    @public_route(
+        "/mt/k/<string:delivery_id>/<string:token>",
+        methods=["POST"],
+        ids=("delivery_id",),
+        not_found=lambda: _answer(403, {"error": "Unknown delivery or wrong signature."}),
+        max_content_length=None,
+    )
+    def keypad(self, delivery_id, token, **_kwargs):
+        """The voice gateway reports the digit a customer pressed (README, *Keypad
+        answers*): signed URL plus the body's HMAC with the trigger's secret."""
+        http_request = request.httprequest
+        body = read_body(http_request, MAX_KEYPAD_BODY)
+        if body is None:
+            return _answer(413, {"error": "The request body is larger than 4 KB."})
+        signature = client_signature(http_request.headers.get("X-Marketing-Trigger-Signature"))
+        return _answer(
+            *request.env["marketing.trigger.delivery"]._receive_keypad(
+                delivery_id, token[:200], signature, body
+            )
+        )
+
+
+def client_signature(value):
+    """The signature header as ASCII text (anything else cannot match)."""
+    value = (value or "")[:200]
+    return value if value.isascii() and value.isprintable() else ""

@@ -182,8 +182,7 @@ class MarketingTriggerTracking(http.Controller):
                     "marketing_trigger.tracking_page",
                     {
                         "title": "Thank you",
-                        "message": "Your delivery address is "
-                        + ("confirmed." if not form.get("correct") else "updated."),
+                        "message": delivery._address_thanks(bool(form.get("correct"))),
                     },
                 )
         address = delivery._delivery_address()

@@ -76,6 +76,11 @@ from . import (
 # The callback scenario extends the callback kind, engagement and deliveries: after them.
 from . import marketing_trigger_callback
 
+# Messages about the record behind the occurrence: once every kind and content exists.
+from . import marketing_trigger_record
+from . import marketing_trigger_picking
+from . import marketing_trigger_keypad
+
 # Every model that puts customer URLs in messages, once they all exist.
 from . import marketing_trigger_base_url
 

@@ -82,13 +82,13 @@ class MarketingTrigger(models.Model):
                             url=url,
                         )
                     )
-            elif trigger.state == "active" and "voice" in (
+            elif trigger.state == "active" and {"voice", "fax"} & {
                 trigger.channel,
                 trigger.fallback_channel,
-            ):
+            }:
                 raise ValidationError(
                     _(
-                        "Trigger '%(name)s' sends voice messages: enter the gateway's "
+                        "Trigger '%(name)s' sends voice or fax messages: enter the gateway's "
                         "webhook URL.",
                         name=trigger.name,
                     )

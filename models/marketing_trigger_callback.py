@@ -19,13 +19,15 @@ offers, the salesperson gets a live "call now" notice.
 import logging
 from datetime import timedelta
 
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
 
 # Occurrence key prefix of a record's callback -> its model and table.
+CALLBACK_PAST_SLACK_MINUTES = 10
 CALLBACK_RECORDS = {
     "callback_lead": ("crm.lead", "crm_lead", "AND active"),
     "callback_order": ("sale.order", "sale_order", "AND state != 'cancel'"),
@@ -75,6 +77,41 @@ class MarketingCallbackMixin(models.AbstractModel):
         if vals.get("marketing_callback_at"):
             self.env["marketing.trigger"]._callback_requested(self)
         return result
+
+
+def check_callback_not_past(records):
+    """Refuse a callback time that has already passed (a few minutes of slack for the
+    time it takes to fill in the form): nobody can be called back yesterday, and the
+    time pass would never see it."""
+    limit = fields.Datetime.now() - timedelta(minutes=CALLBACK_PAST_SLACK_MINUTES)
+    for record in records:
+        if record.marketing_callback_at and record.marketing_callback_at < limit:
+            raise ValidationError(
+                _(
+                    "The callback time of %(name)s (%(at)s) has already passed: choose a "
+                    "time from now on.",
+                    name=record.display_name,
+                    at=fields.Datetime.to_string(
+                        fields.Datetime.context_timestamp(record, record.marketing_callback_at)
+                    ),
+                )
+            )
+
+
+class MarketingCallbackMixinCheck(models.AbstractModel):
+    _inherit = "marketing.trigger.callback.mixin"
+
+    @api.constrains("marketing_callback_at")
+    def _check_marketing_callback_at(self):
+        check_callback_not_past(self)
+
+
+class ResPartnerCallback(models.Model):
+    _inherit = "res.partner"
+
+    @api.constrains("marketing_callback_at")
+    def _check_marketing_callback_at(self):
+        check_callback_not_past(self)
 
 
 class CrmLead(models.Model):

@@ -50,6 +50,7 @@ class MarketingTriggerConsent(models.Model):
             (Channel.EMAIL.value, "Email"),
             (Channel.SMS.value, "SMS"),
             (Channel.PHONE.value, "Phone"),
+            (Channel.FAX.value, "Fax"),
         ],
         required=True,
         readonly=True,

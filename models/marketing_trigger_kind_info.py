@@ -30,6 +30,10 @@ def _kind_info(env):
         "lead_lost": ("sales", _("An opportunity is marked lost.")),
         "lifecycle_product": ("sales", _("Months after a purchase in a product category.")),
         "price_reached": ("sales", _("A watched product reaches the contact's target price.")),
+        "delivery_scheduled": (
+            "sales",
+            _("Before a delivery order's scheduled date (rescheduling sends a new notice)."),
+        ),
         "email_opened": ("engagement", _("A contact opens an email of another trigger.")),
         "link_clicked": ("engagement", _("A contact clicks a link in another trigger's email.")),
         "email_not_opened": ("engagement", _("An email was not opened within a delay.")),

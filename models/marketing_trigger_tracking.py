@@ -533,22 +533,14 @@ class MarketingTriggerDeliveryAddress(models.Model):
             "city": form["city"].strip(),
             "country_id": country.id,
         }
-        if address == self.partner_id:
-            # No separate delivery contact yet: the correction becomes one.
-            address = (
-                self.env["res.partner"]
-                .sudo()
-                .create(dict(values, parent_id=self.partner_id.id, type="delivery"))
-            )
-        else:
-            address.write(values)
+        address = self._correct_address(address, values)
         self.write({"address_answered_at": fields.Datetime.now(), "address_answer": "corrected"})
-        user = self.partner_id.user_id or self.trigger_id.activity_user_id
+        record, user = self._address_activity_target()
         if user:
             self.env["mail.activity"].sudo().create(
                 {
-                    "res_model_id": self.env["ir.model"]._get_id("res.partner"),
-                    "res_id": self.partner_id.id,
+                    "res_model_id": self.env["ir.model"]._get_id(record._name),
+                    "res_id": record.id,
                     "activity_type_id": self.env.ref("mail.mail_activity_data_todo").id,
                     "summary": _("Delivery address corrected by the customer"),
                     # What the customer typed is text, never markup: no links, no images.
@@ -565,3 +557,27 @@ class MarketingTriggerDeliveryAddress(models.Model):
                 }
             )
         return {}
+
+    def _correct_address(self, address, values):
+        """Write the corrected address; the delivery contact that now holds it."""
+        if address == self.partner_id:
+            # No separate delivery contact yet: the correction becomes one.
+            return (
+                self.env["res.partner"]
+                .sudo()
+                .create(dict(values, parent_id=self.partner_id.id, type="delivery"))
+            )
+        address.write(values)
+        return address
+
+    def _address_activity_target(self):
+        """(record, user): where the "address corrected" activity goes, and to whom."""
+        return self.partner_id, self.partner_id.user_id or self.trigger_id.activity_user_id
+
+    def _address_thanks(self, corrected):
+        """What the customer reads once they answered."""
+        return (
+            _("Your delivery address is updated.")
+            if corrected
+            else _("Your delivery address is confirmed.")
+        )

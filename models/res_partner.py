@@ -11,6 +11,7 @@ CONSENT_FIELDS = {
     Consent.EMAIL: "marketing_consent_email",
     Consent.SMS: "marketing_consent_sms",
     Consent.PHONE: "marketing_consent_phone",
+    Consent.FAX: "marketing_consent_fax",
 }
 PREFERRED_CHANNELS = [
     ("email", "Email"),
@@ -53,6 +54,19 @@ class ResPartner(models.Model):
         inverse="_inverse_marketing_consent",
         store=True,
         readonly=False,
+        groups="base.group_user",
+    )
+    marketing_consent_fax = fields.Boolean(
+        "Fax marketing",
+        compute="_compute_marketing_consent",
+        inverse="_inverse_marketing_consent",
+        store=True,
+        readonly=False,
+        groups="base.group_user",
+    )
+    marketing_fax = fields.Char(
+        "Fax",
+        help="Fax messages go through the trigger's gateway to this number.",
         groups="base.group_user",
     )
     marketing_birthdate = fields.Date(
@@ -211,6 +225,7 @@ class ResPartner(models.Model):
             phone=self.phone_sanitized or None,
             phone_raw=raw_phone or None,
             has_postal_address=bool(self.street and self.city and self.country_id),
+            fax=self.marketing_fax or None,
             timezone=self.tz or self.env.user.tz or "UTC",
             country=self.country_id.code or None,
             region=self.state_id.code or None,

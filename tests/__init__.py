@@ -8,6 +8,7 @@ from . import (
     test_conventions,
     test_date_triggers,
     test_decision_log,
+    test_delivery_notice,
     test_delivery_outcome,
     test_double_opt_in,
     test_event_queue,
