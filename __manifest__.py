@@ -43,6 +43,7 @@
         "views/res_config_settings_views.xml",
         "views/marketing_trigger_menus.xml",
         "views/marketing_journey_views.xml",
+        "views/marketing_trigger_lifecycle_views.xml",
         "data/marketing_journey_data.xml",
     ],
     "demo": ["demo/marketing_trigger_demo.xml"],

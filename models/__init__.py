@@ -80,6 +80,7 @@ from . import marketing_trigger_callback
 from . import marketing_trigger_record
 from . import marketing_trigger_picking
 from . import marketing_trigger_keypad
+from . import marketing_trigger_lifecycle
 
 # Every model that puts customer URLs in messages, once they all exist.
 from . import marketing_trigger_base_url

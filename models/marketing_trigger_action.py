@@ -127,7 +127,9 @@ class MarketingTrigger(models.Model):
             ]
         if self.action_lifecycle_stage:
             commands["marketing_lifecycle_stage"] = self.action_lifecycle_stage
-        partners.sudo().with_context(marketing_trigger_actions=True).write(commands)
+        partners.sudo().with_context(
+            marketing_trigger_actions=True, marketing_lifecycle_source="action"
+        ).write(commands)
 
     # ------------------------------------------------------ outbound webhook
 

@@ -21,6 +21,7 @@ from . import (
     test_journeys,
     test_kinds,
     test_landing_pages,
+    test_lifecycle,
     test_listmonk_bridge,
     test_listmonk_settings,
     test_newsletter_compose,

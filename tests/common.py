@@ -44,6 +44,19 @@ class MarketingTriggerCase(TransactionCase):
         return partner
 
     @classmethod
+    def record_template(cls, model, subject="About your {{ object.display_name }}"):
+        """An email template for kinds whose messages are about a record of ``model``
+        (an order, a lead, a price watch…): they render on that record."""
+        return cls.env["mail.template"].create(
+            {
+                "name": f"Test: {model}",
+                "model_id": cls.env["ir.model"]._get_id(model),
+                "subject": subject,
+                "body_html": "<p>About <t t-out='object.display_name'/></p>",
+            }
+        )
+
+    @classmethod
     def process_events(cls):
         """Run the event cron, as Odoo does once the saving transaction committed."""
         cls.env["marketing.trigger.event"]._cron_process_events()

@@ -106,7 +106,7 @@ class TestAbandonedQuotation(MarketingTriggerCase):
                 "name": "Quotation reminder",
                 "kind": "quotation_abandoned",
                 "delay_hours": 48,
-                "mail_template_id": cls.welcome.mail_template_id.id,
+                "mail_template_id": cls.record_template("sale.order").id,
             }
         )
         cls.reminder.action_activate()

@@ -29,8 +29,11 @@ class TestTimeKinds(MarketingTriggerCase):
         cls.paper = cls.env["product.product"].create({"name": "Paper", "list_price": 5})
 
     def trigger(self, **vals):
+        models = {"lifecycle_product": "sale.order.line", "price_reached": "marketing.price.watch"}
+        kind = vals.get("kind")
+        template = self.record_template(models[kind]) if kind in models else self.template
         trigger = self.Trigger.create(
-            {"name": vals.get("kind", "t"), "mail_template_id": self.template.id, **vals}
+            {"name": kind or "t", "mail_template_id": template.id, **vals}
         )
         trigger.action_activate()
         return trigger
@@ -185,7 +188,7 @@ class TestPriceAlert(MarketingTriggerCase):
             {
                 "name": "Your price is reached",
                 "kind": "price_reached",
-                "mail_template_id": cls.welcome.mail_template_id.id,
+                "mail_template_id": cls.record_template("marketing.price.watch").id,
             }
         )
         cls.alert.action_activate()

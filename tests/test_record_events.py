@@ -12,7 +12,8 @@ class TestRecordEvents(MarketingTriggerCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.welcome.action_pause()
-        template = cls.welcome.mail_template_id
+        template = cls.record_template("sale.order")
+        lead_template = cls.record_template("crm.lead")
         Trigger = cls.env["marketing.trigger"]
         cls.thanks = Trigger.create(
             {
@@ -23,10 +24,14 @@ class TestRecordEvents(MarketingTriggerCase):
             }
         )
         cls.won = Trigger.create(
-            {"name": "Welcome aboard", "kind": "lead_won", "mail_template_id": template.id}
+            {"name": "Welcome aboard", "kind": "lead_won", "mail_template_id": lead_template.id}
         )
         cls.lost = Trigger.create(
-            {"name": "Sorry to miss you", "kind": "lead_lost", "mail_template_id": template.id}
+            {
+                "name": "Sorry to miss you",
+                "kind": "lead_lost",
+                "mail_template_id": lead_template.id,
+            }
         )
         (cls.thanks | cls.won | cls.lost).action_activate()
         cls.seminar = cls.env["product.product"].create(
