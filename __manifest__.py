@@ -45,6 +45,7 @@
         "views/marketing_journey_views.xml",
         "views/marketing_trigger_lifecycle_views.xml",
         "data/marketing_journey_data.xml",
+        "views/marketing_trigger_overview_views.xml",
     ],
     "demo": ["demo/marketing_trigger_demo.xml"],
     "assets": {

@@ -81,6 +81,7 @@ from . import marketing_trigger_record
 from . import marketing_trigger_picking
 from . import marketing_trigger_keypad
 from . import marketing_trigger_lifecycle
+from . import marketing_trigger_overview
 
 # Every model that puts customer URLs in messages, once they all exist.
 from . import marketing_trigger_base_url

@@ -25,6 +25,7 @@ from . import (
     test_listmonk_bridge,
     test_listmonk_settings,
     test_newsletter_compose,
+    test_overview,
     test_parallel_jobs,
     test_plain_words,
     test_policy,
