@@ -116,14 +116,17 @@ class MarketingJourneyParticipant(models.Model):
         if not running:
             return
         now = fields.Datetime.now()
-        running.sudo().write(
-            {
-                "state": state if running.state != "holdout" else "exited",
-                "exit_reason": reason if state == "exited" else False,
-                "ended_at": now,
-                "next_check_at": False,
-            }
-        )
+        holdout = running.filtered(lambda p: p.state == "holdout")
+        for group, new_state in ((running - holdout, state), (holdout, "exited")):
+            if group:
+                group.sudo().write(
+                    {
+                        "state": new_state,
+                        "exit_reason": reason if state == "exited" else False,
+                        "ended_at": now,
+                        "next_check_at": False,
+                    }
+                )
         decisions = running.run_ids.decision_id
         why = dict(EXIT_REASONS).get(reason, reason)
         decisions.filtered(lambda d: d.outcome == "defer").sudo().write(

@@ -129,6 +129,32 @@ class TestJourneys(JourneyCase):
         self.assertEqual(journey.converted_count, 1)
 
     @freeze_time(NOW)
+    def test_several_contacts_reaching_the_goal_in_one_pass_all_exit(self):
+        journey = self.make_journey(goal="order_confirmed")
+        day0 = self.email_step(journey, "Day 0")
+        self.email_step(journey, "Day 3", day0, wait_value=3)
+        journey.action_run()
+        buyers = self.make_partner("Ute Eins", "ute1@example.com") | self.make_partner(
+            "Udo Zwei", "udo2@example.com"
+        )
+        self.advance()
+        for partner in buyers:
+            order = self.env["sale.order"].create(
+                {
+                    "partner_id": partner.id,
+                    "order_line": [
+                        (0, 0, {"product_id": self.env.ref("product.product_product_4").id})
+                    ],
+                }
+            )
+            order.action_confirm()
+        self.advance()
+        participants = self.Participant.search(
+            [("journey_id", "=", journey.id), ("partner_id", "in", buyers.ids)]
+        )
+        self.assertEqual(participants.mapped("exit_reason"), ["goal", "goal"])
+
+    @freeze_time(NOW)
     def test_opened_and_not_opened_branches_are_exclusive(self):
         journey = self.make_journey()
         mail = self.email_step(journey, "Newsletter")
