@@ -5,7 +5,8 @@
   message went out, was opened or clicked by a person (machine opens and clicks never
   count), and whether it converted: a confirmed sales order of the contact within the
   attribution window after the message (30 days by default, contact policy), attributed
-  to the *last* message before the order, so that an order is counted once. Graph, pivot
+  to the *last* marketing message before the order, so that an order is counted once
+  (service messages, such as an order's thank-you or a delivery notice, get no credit). Graph, pivot
   and list, exported with Odoo's own list export.
 - ``marketing.trigger.pressure``: per cap of the contact policy, how many contacts are at
   it or over it now.
@@ -92,16 +93,19 @@ class MarketingTriggerResult(models.Model):
             """
             WITH sent AS (
                 SELECT d.id, d.decision_id, d.partner_id, d.sent_at, d.company_id,
-                       d.opened_at, d.clicked_at
+                       d.opened_at, d.clicked_at, t.message_class
                 FROM marketing_trigger_delivery d
+                JOIN marketing_trigger t ON t.id = d.trigger_id
                 WHERE d.state = 'sent' AND d.sent_at IS NOT NULL
             ), attributed AS (
-                -- each confirmed order goes to the last message sent to its contact
-                -- within the window before it
+                -- each confirmed order goes to the last marketing message sent to its
+                -- contact within the window before it (service messages, such as an
+                -- order's thank-you or a delivery notice, follow orders: no credit)
                 SELECT DISTINCT ON (so.id) so.id AS order_id, s.id AS delivery_id,
                        so.amount_untaxed
                 FROM sale_order so
-                JOIN sent s ON s.partner_id = so.partner_id AND s.sent_at <= so.date_order
+                JOIN sent s ON s.partner_id = so.partner_id AND s.sent_at < so.date_order
+                    AND s.message_class != 'service'
                 JOIN marketing_trigger_policy pol ON pol.company_id = s.company_id
                 WHERE so.state = 'sale'
                   AND so.date_order <= s.sent_at + pol.attribution_days * interval '1 day'

@@ -117,6 +117,25 @@ class TestOverview(MarketingTriggerCase):
         self.assertEqual(suppressed.outcome, "suppress")
         reason = dict(Result._fields["reason"]._description_selection(self.env))[suppressed.reason]
         self.assertNotIn("_", reason, "the reason reads in plain words")
+        # A service message (an order's thank-you, a delivery notice) gets no credit.
+        info = self.env["marketing.trigger"].create(
+            {
+                "name": "Service info",
+                "kind": "partner_registered",
+                "channel": "email",
+                "message_class": "service",
+                "mail_template_id": self.welcome.mail_template_id.id,
+            }
+        )
+        with freeze_time(T0 + timedelta(days=50)):
+            info.action_activate()
+            info._evaluate_again(cleo)
+            self.dispatch()
+        self.order(cleo, self.toner, T0 + timedelta(days=52))
+        self.env.flush_all()
+        info_rows = self.env["marketing.trigger.result"].search([("trigger_id", "=", info.id)])
+        self.assertEqual(info_rows.mapped("sent"), [1])
+        self.assertEqual(info_rows.mapped("converted"), [0])
         # A longer window gives Ben's order to his welcome.
         self.policy.attribution_days = 45
         self.env.invalidate_all()
