@@ -275,6 +275,12 @@ def cmd_demo() -> int:
     port = os.environ.get("DEMO_PORT", "8069")
     print(f"Creating a fresh demo database '{db}' (Odoo 18 from {src}) ...", flush=True)
     drop_database(db)
+    # The demo's emails go to a local sink that accepts and drops them (no real mail).
+    smtp_port = free_port()
+    subprocess.Popen(
+        [sys.executable, "-W", "ignore", str(ROOT / "tools" / "demo_smtp_sink.py"), str(smtp_port)]
+    )
+    smtp = ["--smtp=127.0.0.1", f"--smtp-port={smtp_port}"]
     subprocess.run(
         odoo_command(src, "-d", db, "-i", MODULE, "--stop-after-init", "--log-level=warn"),
         env=odoo_env(src),
@@ -294,6 +300,7 @@ def cmd_demo() -> int:
             db,
             "--no-http",
             "--log-level=warn",
+            *smtp,
         ],
         input=(
             "import runpy\n"
@@ -319,6 +326,7 @@ def cmd_demo() -> int:
             f"--http-port={port}",
             "--http-interface=127.0.0.1",
             f"--db-filter=^{db}$",
+            *smtp,
         ),
         odoo_env(src),
     )
