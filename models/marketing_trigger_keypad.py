@@ -22,7 +22,7 @@ import json
 import logging
 from datetime import timedelta
 
-from odoo import _, api, fields, models
+from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
@@ -182,9 +182,11 @@ class MarketingTriggerDelivery(models.Model):
             "wrong_address": _("Wrong delivery address: call %(name)s back"),
             "other_date": _("%(name)s wants another delivery date"),
         }[answer] % {"name": self.partner_id.name}
+        # As OdooBot, not the public user of the gateway's request: the "assigned to
+        # you" email needs a sender.
         return (
             self.env["mail.activity"]
-            .sudo()
+            .with_user(SUPERUSER_ID)
             .create(
                 {
                     "res_model_id": self.env["ir.model"]._get_id(record._name),

@@ -14,7 +14,7 @@ from html.entities import html5
 from urllib.parse import urlsplit
 
 from markupsafe import Markup
-from odoo import _, api, fields, models, tools
+from odoo import SUPERUSER_ID, _, api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.tools import SQL
 
@@ -537,7 +537,9 @@ class MarketingTriggerDeliveryAddress(models.Model):
         self.write({"address_answered_at": fields.Datetime.now(), "address_answer": "corrected"})
         record, user = self._address_activity_target()
         if user:
-            self.env["mail.activity"].sudo().create(
+            # As OdooBot, not the public user of the customer's request: the "assigned
+            # to you" email needs a sender.
+            self.env["mail.activity"].with_user(SUPERUSER_ID).create(
                 {
                     "res_model_id": self.env["ir.model"]._get_id(record._name),
                     "res_id": record.id,
