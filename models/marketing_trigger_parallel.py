@@ -22,6 +22,7 @@ QUEUE_CRONS = (
     "marketing_trigger.ir_cron_process_events",
     "marketing_trigger.ir_cron_redecide",
     "marketing_trigger.ir_cron_journey_advance",
+    "marketing_trigger.ir_cron_time_triggers",
 )
 
 
@@ -94,7 +95,8 @@ class ResConfigSettings(models.TransientModel):
         "Parallel jobs per queue",
         default=1,
         help="How many cron workers may work on each marketing queue at once (dispatch, "
-        "events, deferred decisions, journeys). Set it to the number of cron workers of "
+        "events, deferred decisions, journeys, time-based triggers). Set it to the number "
+        "of cron workers of "
         "all your Odoo servers (max_cron_threads × servers), at most 16.",
     )
 

@@ -12,6 +12,7 @@ from odoo.tools import SQL, split_every
 _logger = logging.getLogger(__name__)
 
 DECIDE_BATCH = 5000  # candidates decided and written per round trip
+TIME_PASS_LOCK = 0x6D74  # advisory lock namespace of the time-trigger pass ("mt")
 
 
 def _is_leap(year):
@@ -219,6 +220,14 @@ class MarketingTrigger(models.Model):
                 moments.append(moment)
         return min(moments, default=None)
 
+    def _try_lock_time_pass(self):
+        """Whether this run may evaluate this trigger now (no other job is at it)."""
+        self.ensure_one()
+        self.env.cr.execute(
+            SQL("SELECT pg_try_advisory_xact_lock(%s, %s)", TIME_PASS_LOCK, self.id)
+        )
+        return self.env.cr.fetchone()[0]
+
     @api.model
     def _cron_evaluate_time_triggers(self):
         """Offer today's and tomorrow's occurrences of every active time-based trigger.
@@ -231,6 +240,12 @@ class MarketingTrigger(models.Model):
             [("state", "=", "active"), ("kind", "in", self._time_kinds())]
         )
         for trigger in triggers:
+            # Parallel jobs share the triggers: one evaluates a trigger while another
+            # takes the next (the lock ends with the run's transaction). A second pass
+            # over the same trigger would decide nothing twice anyway (the decision log
+            # refuses a decided occurrence), but it would cost the same queries.
+            if not trigger._try_lock_time_pass():
+                continue
             try:
                 with self.env.cr.savepoint():
                     trigger._evaluate_time(now - timedelta(days=1), now + timedelta(days=1), now)

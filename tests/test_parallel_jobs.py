@@ -1,3 +1,5 @@
+import contextlib
+import time
 from datetime import timedelta
 
 from odoo import SUPERUSER_ID, api, fields, sql_db
@@ -27,6 +29,7 @@ class TestParallelJobs(TransactionCase):
             "marketing_trigger.ir_cron_process_events",
             "marketing_trigger.ir_cron_redecide",
             "marketing_trigger.ir_cron_journey_advance",
+            "marketing_trigger.ir_cron_time_triggers",
         ):
             main = self.env.ref(xmlid)
             copies = self.copies(main)
@@ -126,4 +129,173 @@ class TestConcurrentDispatch(BaseCase):
             self.assertFalse(mine & theirs, "no delivery is claimed by both workers")
             self.assertEqual(mine | theirs, set(ids["deliveries"]), "none is skipped")
             cr_a.rollback()
+            cr_b.rollback()
+
+
+@tagged("post_install", "-at_install")
+class TestConcurrentQueues(BaseCase):
+    """Every queue, claimed by two cron workers at once (two transactions): no item twice,
+    none skipped; a killed worker's items are claimed again."""
+
+    def setUp(self):
+        super().setUp()
+        self.dbname = get_db_name()
+        self.registry = Registry(self.dbname)
+        self.created = []
+
+        def cleanup():
+            with sql_db.db_connect(self.dbname).cursor() as cr:
+                for table, ids in reversed(self.created):
+                    cr.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [ids])  # noqa: S608
+                cr.commit()
+
+        self.addCleanup(cleanup)
+
+    def committed(self, build):
+        """Run ``build(env)`` in its own committed transaction; what it returns."""
+        with sql_db.db_connect(self.dbname).cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+            result = build(env)
+            cr.commit()
+        return result
+
+    def env_of(self, cr):
+        cr.transaction = Transaction(self.registry)
+        return api.Environment(cr, SUPERUSER_ID, {})
+
+    def assert_shared(self, claim, ours):
+        """Two workers claim at once (the first a small batch): disjoint, complete; then
+        the first worker is killed (its connection drops, as when its process is killed)
+        and a third claims its items again."""
+        with self.registry.cursor() as probe:
+            others = len(set(claim(self.env_of(probe), 100000)) - ours)
+            probe.rollback()
+        cr_a = self.registry.cursor()
+        try:
+            with self.registry.cursor() as cr_b:
+                first = set(claim(self.env_of(cr_a), others + 3)) & ours
+                second = set(claim(self.env_of(cr_b), 100000)) & ours
+                self.assertTrue(first)
+                self.assertFalse(first & second, "no item is claimed by both workers")
+                self.assertEqual(first | second, ours, "none is skipped")
+                cr_a._cnx.close()  # killed: PostgreSQL ends its transaction, locks go
+                for _attempt in range(50):
+                    with self.registry.cursor() as cr_c:
+                        again = set(claim(self.env_of(cr_c), 100000)) & ours
+                        cr_c.rollback()
+                    if again == first:
+                        break
+                    time.sleep(0.1)
+                self.assertEqual(again, first, "a killed run's items are claimed again")
+                cr_b.rollback()
+        finally:
+            with contextlib.suppress(Exception):
+                cr_a.close()
+
+    def test_events_are_shared_and_a_killed_run_loses_none(self):
+        def build(env):
+            partners = env["res.partner"].create([{"name": f"Event {i}"} for i in range(8)])
+            self.created.append(("res_partner", partners.ids))
+            events = env["marketing.trigger.event"].create(
+                [
+                    {"kind": "partner_registered", "res_model": "res.partner", "res_id": p.id}
+                    for p in partners
+                ]
+            )
+            self.created.append(("marketing_trigger_event", events.ids))
+            return set(events.ids)
+
+        ours = self.committed(build)
+        self.assert_shared(lambda env, n: env["marketing.trigger.event"]._claim(n).ids, ours)
+
+    def test_deferred_decisions_are_shared(self):
+        def build(env):
+            trigger = env["marketing.trigger"].create(
+                {"name": "Concurrent redecide", "kind": "inbound", "channel": "phone"}
+            )
+            self.created.append(("marketing_trigger", [trigger.id]))
+            partners = env["res.partner"].create([{"name": f"Defer {i}"} for i in range(8)])
+            self.created.append(("res_partner", partners.ids))
+            decisions = env["marketing.trigger.decision"].create(
+                [
+                    {
+                        "trigger_id": trigger.id,
+                        "partner_id": p.id,
+                        "occurrence_key": "redecide",
+                        "outcome": "defer",
+                        "reason_code": "outside_window",
+                        "channel": "phone",
+                        "send_at": fields.Datetime.now() - timedelta(minutes=1),
+                    }
+                    for p in partners
+                ]
+            )
+            self.created.append(("marketing_trigger_decision", decisions.ids))
+            return set(decisions.ids)
+
+        ours = self.committed(build)
+        self.assert_shared(
+            lambda env, n: env["marketing.trigger.decision"]
+            ._marketing_claim_due("outcome", "defer", "send_at", fields.Datetime.now(), n)
+            .ids,
+            ours,
+        )
+
+    def test_journey_participants_are_shared(self):
+        def build(env):
+            journey = env["marketing.journey"].create(
+                {"name": "Concurrent journey", "kind": "partner_registered"}
+            )
+            self.created.append(("marketing_trigger", [journey.entry_trigger_id.id]))
+            self.created.append(("marketing_journey", [journey.id]))
+            journey.write({"state": "running"})
+            partners = env["res.partner"].create([{"name": f"Journey {i}"} for i in range(8)])
+            self.created.append(("res_partner", partners.ids))
+            participants = env["marketing.journey.participant"].create(
+                [
+                    {
+                        "journey_id": journey.id,
+                        "partner_id": p.id,
+                        "company_id": journey.company_id.id,
+                        "occurrence_key": "concurrent",
+                        "next_check_at": fields.Datetime.now() - timedelta(minutes=1),
+                    }
+                    for p in partners
+                ]
+            )
+            self.created.append(("marketing_journey_participant", participants.ids))
+            return set(participants.ids)
+
+        ours = self.committed(build)
+        self.assert_shared(
+            lambda env, n: env["marketing.journey.participant"]
+            ._claim(fields.Datetime.now(), n)
+            .ids,
+            ours,
+        )
+
+    def test_time_triggers_are_shared_between_parallel_runs(self):
+        def build(env):
+            triggers = env["marketing.trigger"].create(
+                [{"name": f"Time {i}", "kind": "birthday", "channel": "phone"} for i in range(4)]
+            )
+            self.created.append(("marketing_trigger", triggers.ids))
+            return set(triggers.ids)
+
+        ours = self.committed(build)
+
+        with self.registry.cursor() as cr_a, self.registry.cursor() as cr_b:
+            Trigger_a = self.env_of(cr_a)["marketing.trigger"]
+            Trigger_b = self.env_of(cr_b)["marketing.trigger"]
+            first = {t.id for t in Trigger_a.browse(sorted(ours)[:2]) if t._try_lock_time_pass()}
+            second = {t.id for t in Trigger_b.browse(sorted(ours)) if t._try_lock_time_pass()}
+            self.assertEqual(len(first), 2)
+            self.assertFalse(first & second, "a trigger is evaluated by one run at a time")
+            self.assertEqual(first | second, ours, "every trigger is evaluated by a run")
+            cr_a.rollback()  # the run ends: its triggers are free for the next one
+            with self.registry.cursor() as cr_c:
+                Trigger_c = self.env_of(cr_c)["marketing.trigger"]
+                again = {t.id for t in Trigger_c.browse(sorted(first)) if t._try_lock_time_pass()}
+                self.assertEqual(again, first)
+                cr_c.rollback()
             cr_b.rollback()
