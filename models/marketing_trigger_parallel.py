@@ -82,9 +82,9 @@ class IrCron(models.Model):
         result = super()._notify_progress(done=done, remaining=remaining, deactivate=deactivate)
         cron_id = self.env.context.get("cron_id")
         if remaining and cron_id:
-            siblings = self.sudo().browse(cron_id)._marketing_siblings()
-            if siblings:
-                siblings._trigger()
+            # One by one: ir.cron._trigger works on a single job.
+            for sibling in self.sudo().browse(cron_id)._marketing_siblings():
+                sibling._trigger()
         return result
 
 

@@ -39,6 +39,20 @@ class TestParallelJobs(TransactionCase):
         self.env["res.config.settings"].create({"marketing_parallel_jobs": 1}).execute()
         self.assertFalse(self.copies(self.dispatch))
 
+    def test_a_run_that_leaves_work_wakes_all_its_siblings(self):
+        self.env["ir.cron"]._marketing_sync_parallel_jobs(4)
+        copies = self.copies(self.dispatch)
+        self.assertEqual(len(copies), 3)
+        Trigger = self.env["ir.cron.trigger"]
+        Trigger.search([("cron_id", "in", (self.dispatch | copies).ids)]).unlink()
+        _cron, progress = self.dispatch._add_progress()
+        self.env["ir.cron"].with_context(
+            cron_id=self.dispatch.id, ir_cron_progress_id=progress.id
+        )._notify_progress(done=500, remaining=4500)
+        self.assertEqual(
+            set(Trigger.search([("cron_id", "in", copies.ids)]).cron_id.ids), set(copies.ids)
+        )
+
     def test_a_run_that_leaves_work_wakes_its_siblings(self):
         self.env["ir.cron"]._marketing_sync_parallel_jobs(2)
         (copy,) = self.copies(self.dispatch)
