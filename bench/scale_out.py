@@ -174,6 +174,16 @@ def queue_deliveries(n: int) -> None:
     conn.close()
 
 
+def analyze() -> None:
+    """Fresh statistics, as autovacuum would have by then: the planner must not take the
+    just-filled queue for an empty table."""
+    conn = _cached_db.connect(RUN_DB)
+    conn.autocommit = True
+    with conn.cursor() as cr:
+        cr.execute("ANALYZE")
+    conn.close()
+
+
 def queue_events(n: int) -> None:
     conn = _cached_db.connect(RUN_DB)
     with conn.cursor() as cr:
@@ -308,6 +318,7 @@ def phase(src: Path, kind: str, servers: int, crons: int, kill_at: float | None 
     make_parallel_jobs(src, jobs)
     quiet_crons(jobs)
     (queue_deliveries if kind == "deliveries" else queue_events)(total)
+    analyze()
     log(f"{kind}: {total} queued; {servers} server(s) × {crons} cron worker(s)")
     running = [Server(src, crons, f"server{i}") for i in range(servers)]
     for server in running:

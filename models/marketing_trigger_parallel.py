@@ -8,9 +8,10 @@ twice or skipping one. Their number is a setting (*Parallel jobs per queue*); th
 are created and removed to match it.
 
 A run that leaves work behind tells Odoo so through the progress API
-(``ir.cron._notify_progress(remaining=...)``): Odoo runs the job again at once, and here
-the job's siblings are woken too, so a backlog spreads over every free cron worker
-without waiting for their schedule.
+(``ir.cron._notify_progress(remaining=...)``). Odoo then reschedules the job "as soon as
+possible" but wakes no cron worker: here the job and its siblings are triggered, whose
+NOTIFY wakes every cron worker when the batch commits, so a backlog drains without idle
+gaps and spreads over every free cron worker.
 """
 
 from odoo import api, fields, models
@@ -44,6 +45,17 @@ class IrCron(models.Model):
             for xmlid in QUEUE_CRONS
             if (cron := self.env.ref(xmlid, raise_if_not_found=False))
         )
+
+    @api.model
+    def _marketing_queue_jobs(self):
+        """Every job of the marketing queues, with their parallel copies."""
+        mains = self._marketing_queue_mains()
+        copies = (
+            self.sudo()
+            .with_context(active_test=False)
+            .search([("marketing_queue_main_id", "in", mains.ids)])
+        )
+        return mains | copies
 
     def _marketing_siblings(self):
         """The jobs sharing this job's queue (itself excluded)."""
@@ -82,9 +94,16 @@ class IrCron(models.Model):
         result = super()._notify_progress(done=done, remaining=remaining, deactivate=deactivate)
         cron_id = self.env.context.get("cron_id")
         if remaining and cron_id:
+            job = self.sudo().browse(cron_id)
+            if job not in self._marketing_queue_jobs():
+                return result
+            # The job itself too: Odoo reschedules a job that left work "as soon as
+            # possible" but wakes no cron worker (after MAX_BATCH_PER_CRON_JOB batches
+            # the worker goes back to sleep until its next poll, up to a minute). A
+            # trigger's NOTIFY, sent when this batch commits, wakes the workers at once.
             # One by one: ir.cron._trigger works on a single job.
-            for sibling in self.sudo().browse(cron_id)._marketing_siblings():
-                sibling._trigger()
+            for target in job | job._marketing_siblings():
+                target._trigger()
         return result
 
 
