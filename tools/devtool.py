@@ -282,12 +282,12 @@ def cmd_demo() -> int:
     )
     smtp = ["--smtp=127.0.0.1", f"--smtp-port={smtp_port}"]
     subprocess.run(
-        odoo_command(src, "-d", db, "-i", MODULE, "--stop-after-init", "--log-level=warn"),
+        odoo_command(src, "-d", db, "-i", MODULE, "--stop-after-init", "--log-level=warn", *smtp),
         env=odoo_env(src),
         check=True,
         cwd=ROOT,
     )
-    # The story: shipped journeys started, contacts at different steps (demo only).
+    # The story: four weeks of marketing lived by the real code (demo database only).
     story = ROOT / "tools" / "demo_story.py"
     subprocess.run(
         [
