@@ -126,7 +126,7 @@ class MarketingTriggerDelivery(models.Model):
             or not str(call_id).isprintable()
         ):
             return 400, {"error": '"call_id" must be a string of at most 128 characters.'}
-        if digit not in DIGITS:
+        if not isinstance(digit, str) or digit not in DIGITS:
             _logger.info("Keypad callback for delivery %s: unknown digit", delivery.id)
             return 400, {"error": '"digit" must be "1", "2" or "3".'}
         call_id = str(call_id).strip()

@@ -320,6 +320,9 @@ class TestDeliveryNotice(MarketingTriggerCase, HttpCase):
             )
         self.assertEqual(self.press(url, {"call_id": "c-1", "digit": "7"}).status_code, 400)
         self.assertEqual(self.press(url, {"digit": "1"}).status_code, 400)
+        for digit in ([1], {"d": 1}, 1.0, None, True, "1\u0000"):
+            self.assertEqual(self.press(url, {"call_id": "c-x", "digit": digit}).status_code, 400)
+        self.assertEqual(self.press(url, {"call_id": "c\u0000", "digit": "1"}).status_code, 400)
         self.assertEqual(self.press(url, b"\x00\xff not json").status_code, 400)
         self.assertEqual(self.press(url, b"x" * 5000).status_code, 413)
         self.env.invalidate_all()
